@@ -1,0 +1,6 @@
+"""`python -m lmi ...`"""
+import sys
+
+from lmi.cli import main
+
+sys.exit(main())
