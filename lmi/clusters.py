@@ -9,6 +9,7 @@ line and key path.
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -16,7 +17,7 @@ from typing import Any, Iterable
 import pandas as pd
 import yaml
 
-from lmi.errors import SourceError
+from lmi.errors import QueryError, SourceError
 from lmi.paths import CLUSTERS_FILE, PROJECT_ROOT, default_sources
 
 LEVEL_BY_LEN = {1: "major", 2: "submajor", 3: "minor", 4: "unit"}
@@ -115,7 +116,9 @@ class SocStructure:
         """Read ONS 'SOC 2020 Volume 1' (sheet 'SOC2020 descriptions') directly."""
         name = rel or str(path)
         try:
-            raw = pd.read_excel(path, sheet_name="SOC2020 descriptions", dtype=str, header=0)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # openpyxl: "no default style"
+                raw = pd.read_excel(path, sheet_name="SOC2020 descriptions", dtype=str, header=0)
         except ValueError as exc:
             raise SourceError(name, f"cannot read sheet 'SOC2020 descriptions': {exc}",
                               expected="the ONS SOC 2020 Volume 1 workbook") from None
@@ -150,7 +153,8 @@ class SocStructure:
     @classmethod
     def from_db(cls, con: Any) -> "SocStructure":
         """Read the ``soc2020`` table of a built lmi database (duckdb connection)."""
-        df = con.execute("SELECT code, title FROM soc2020").fetchdf()
+        sql = "SELECT code, title FROM soc2020"
+        df = con.query(sql) if hasattr(con, "scalar") else con.execute(sql).df()  # lmi.db.Database or duckdb
         df["code"] = df["code"].astype(str).str.strip()
         df = df[df["code"].str.fullmatch(r"\d{1,4}")]
         # hierarchical order == lexicographic order with parents before children
@@ -267,7 +271,7 @@ class CareerModel:
         for c in self.clusters:
             if k in (c.id, c.name.lower()):
                 return c
-        raise KeyError(f"unknown career cluster {key!r}; known: {', '.join(c.id for c in self.clusters)}")
+        raise QueryError(f"unknown career cluster {key!r}; known: {', '.join(c.id for c in self.clusters)}")
 
 
 # ----------------------------------------------------------------------------------------- loading

@@ -285,3 +285,20 @@ def export_rows(db: Database, measures: list[str] | None = None, level: str | No
 
 def level_label(level: str) -> str:
     return LEVEL_LABELS[check_level(level)]
+
+
+def default_period(db: Database, measure_id: str, level: str | None = None) -> str | None:
+    """The latest period with good coverage: at least 90% of the best-covered period's areas at ``level``
+    (so a partial latest release, e.g. mid-2024 county/unitary only, does not blank most of a map)."""
+    measure(db, measure_id)
+    df = db.query("""SELECT period, max(period_end) AS period_end, count(value) AS n FROM facts
+                     WHERE measure = ? AND (? IS NULL OR area_level = ?) AND breakdown_type = 'total'
+                     GROUP BY period ORDER BY period_end""", [measure_id, level, level])
+    if df.empty:
+        df = db.query("""SELECT period, max(period_end) AS period_end, count(value) AS n FROM facts
+                         WHERE measure = ? AND (? IS NULL OR area_level = ?) GROUP BY period ORDER BY period_end""",
+                      [measure_id, level, level])
+    if df.empty:
+        return None
+    good = df[df["n"] >= 0.9 * df["n"].max()]
+    return str(good.iloc[-1]["period"])

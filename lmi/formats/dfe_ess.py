@@ -91,6 +91,7 @@ LEP_WITHOUT_LEP21: dict[str, str] = {
 # Focal-area headings of the per-area sheets that differ from the ALL_LEPS column names.
 SHEET_AREA_ALIASES: dict[str, str] = {
     "North East LEP": "North Eastern",
+    "Cornwall and the Isles of Scilly": "Cornwall and Isles of Scilly",
     "Greater Cambridge & Greater Peterborough": "Greater Cambridge Greater Peterborough",
     "York and North Yorkshire": "York, North Yorkshire and East Riding",
 }
@@ -134,54 +135,50 @@ class Spec:
     description: str = ""
 
 
-def _S(*a, **k) -> Spec:
-    return Spec(*a, **k)
-
-
 # key: (block section, normalised label) for base rows; normalised label (or item code) otherwise.
 SPECS: dict[object, Spec] = {
-    ("Vacancies", "unweighted row"): _S("unweighted_base", "Establishments interviewed (unweighted base)", "interviews", "count", "sum"),
-    ("Vacancies", "total (establishments)"): _S("establishments", "Establishments", "establishments", "count", "sum"),
-    ("Vacancies", "total number of staff"): _S("employment", "Employment (total number of staff)", "persons", "count", "sum"),
-    "establishments with any vacancies": _S("vacancy_pct_estab", "Establishments with any vacancies", "%", "pct", "none"),
-    "have at least one vacancy that is hard to fill": _S("htf_pct_estab", "Establishments with a hard-to-fill vacancy", "%", "pct", "none"),
-    "have a skills shortage vacancy (prompted or unprompted)": _S("ssv_pct_estab", "Establishments with a skill-shortage vacancy", "%", "pct", "none"),
-    "number of vacancies": _S("vacancies", "Vacancies", "vacancies", "count", "sum"),
-    "number of skill-shortage vacancies": _S("ssv", "Skill-shortage vacancies (SSVs)", "vacancies", "count", "sum"),
-    "number of vacancies as a % of all employment": _S("vacancies_pct_employment", "Vacancies as % of employment", "%", "pct", "ratio", "vacancies", "employment"),
-    "% of all vacancies which are ssvs": _S("ssv_density", "SSV density (SSVs as % of vacancies)", "%", "pct", "ratio", "ssv", "vacancies"),
-    "% of establishments with any staff not fully proficient": _S("skills_gaps_pct_estab", "Establishments with any staff not fully proficient", "%", "pct", "none"),
-    "number of skills gaps": _S("skills_gaps", "Staff with skills gaps", "persons", "count", "sum"),
-    "number of skills gaps as a % of employment": _S("skills_gaps_pct_staff", "Staff with skills gaps as % of employment", "%", "pct", "ratio", "skills_gaps", "employment"),
-    "% of establishments training staff over the last 12 months": _S("training_pct_estab", "Establishments training staff in the last 12 months", "%", "pct", "none"),
-    "% of establishments providing off-the-job training in the last 12 months": _S("offjob_training_pct_estab", "Establishments providing off-the-job training", "%", "pct", "none"),
-    "% of establishments providing on-the-job training in the last 12 months": _S("onjob_training_pct_estab", "Establishments providing on-the-job training", "%", "pct", "none"),
-    "% of training establishments providing online training or e-learning in the last 12 months": _S("online_training_pct_trainers", "Training establishments providing online training or e-learning", "%", "pct", "none"),
-    "total number trained (including modelled data)": _S("staff_trained", "Staff trained in the last 12 months", "persons", "count", "sum"),
-    "number trained as % of total staff": _S("trained_pct_staff", "Staff trained as % of employment", "%", "pct", "ratio", "staff_trained", "employment"),
-    "total days training": _S("training_days", "Training days", "days", "count", "sum"),
-    "training days per trainee": _S("training_days_per_trainee", "Training days per trainee", "days per trainee", "number", "ratio", "training_days", "staff_trained", 1),
-    "training days per staff": _S("training_days_per_staff", "Training days per member of staff", "days per member of staff", "number", "ratio", "training_days", "employment", 1),
-    ("Apprenticeships", "unweighted row"): _S("appr_base_unweighted", "Apprenticeship module: establishments interviewed (unweighted base)", "interviews", "count", "sum", hidden=True),
-    ("Apprenticeships", "total"): _S("appr_base_weighted", "Apprenticeship module: weighted base (establishments)", "establishments", "count", "sum", hidden=True),
-    "ma_pd22": _S("apprentices_pct_estab", "Establishments with any apprentices currently", "%", "pct", "none"),
-    "ma_pd23": _S("offer_appr_pct_estab", "Establishments currently offering apprenticeships", "%", "pct", "none"),
-    "ma_pd22/23": _S("have_or_offer_appr_pct_estab", "Establishments that have or offer apprenticeships", "%", "pct", "none"),
-    "ma_pd28": _S("appr_aware_pct_estab", "Establishments with good knowledge of, or having/offering, apprenticeships", "%", "pct", "none"),
-    ("Entry to Work", "unweighted row"): _S("recruit_base_unweighted", "Entry-to-work module: establishments interviewed (unweighted base)", "interviews", "count", "sum", hidden=True),
-    ("Entry to Work", "total"): _S("recruit_base_weighted", "Entry-to-work module: weighted base (establishments)", "establishments", "count", "sum", hidden=True),
-    "md_pc4aa": _S("recruit_own_website_pct_estab", "Recruited via adverts on own website", "%", "pct", "none"),
-    "md_pc4ab": _S("recruit_social_media_pct_estab", "Recruited via adverts on social media", "%", "pct", "none"),
-    "md_pc4ac": _S("recruit_paid_adverts_pct_estab", "Paid someone to place adverts on website or social media", "%", "pct", "none"),
-    "md_pc4ad": _S("recruit_paid_service_pct_estab", "Used another paid-for recruitment service", "%", "pct", "none"),
-    "md_pc4ae": _S("recruit_gov_service_pct_estab", "Used a government recruitment service or scheme", "%", "pct", "none"),
-    "md_pc4af": _S("recruit_education_pct_estab", "Used school, college or university job fairs or careers services", "%", "pct", "none"),
-    "md_pc4ag": _S("recruit_word_of_mouth_pct_estab", "Relied on word of mouth or personal recommendations", "%", "pct", "none"),
-    "md_pc5_1": _S("req_academic_quals_pct_estab", "Academic qualifications a critical/significant recruitment factor", "%", "pct", "none"),
-    "md_pc5_2": _S("req_maths_english_pct_estab", "Maths and English GCSE a critical/significant recruitment factor", "%", "pct", "none"),
-    "md_pc5_3": _S("req_vocational_qual_pct_estab", "Relevant vocational qualification a critical/significant recruitment factor", "%", "pct", "none"),
-    "md_pc5_4": _S("req_work_experience_pct_estab", "Relevant work experience a critical/significant recruitment factor", "%", "pct", "none"),
-    "md_pc5_5": _S("req_degree_pct_estab", "Degree a critical/significant recruitment factor", "%", "pct", "none"),
+    ("Vacancies", "unweighted row"): Spec("unweighted_base", "Establishments interviewed (unweighted base)", "interviews", "count", "sum"),
+    ("Vacancies", "total (establishments)"): Spec("establishments", "Establishments", "establishments", "count", "sum"),
+    ("Vacancies", "total number of staff"): Spec("employment", "Employment (total number of staff)", "persons", "count", "sum"),
+    "establishments with any vacancies": Spec("vacancy_pct_estab", "Establishments with any vacancies", "%", "pct", "none"),
+    "have at least one vacancy that is hard to fill": Spec("htf_pct_estab", "Establishments with a hard-to-fill vacancy", "%", "pct", "none"),
+    "have a skills shortage vacancy (prompted or unprompted)": Spec("ssv_pct_estab", "Establishments with a skill-shortage vacancy", "%", "pct", "none"),
+    "number of vacancies": Spec("vacancies", "Vacancies", "vacancies", "count", "sum"),
+    "number of skill-shortage vacancies": Spec("ssv", "Skill-shortage vacancies (SSVs)", "vacancies", "count", "sum"),
+    "number of vacancies as a % of all employment": Spec("vacancies_pct_employment", "Vacancies as % of employment", "%", "pct", "ratio", "vacancies", "employment"),
+    "% of all vacancies which are ssvs": Spec("ssv_density", "SSV density (SSVs as % of vacancies)", "%", "pct", "ratio", "ssv", "vacancies"),
+    "% of establishments with any staff not fully proficient": Spec("skills_gaps_pct_estab", "Establishments with any staff not fully proficient", "%", "pct", "none"),
+    "number of skills gaps": Spec("skills_gaps", "Staff with skills gaps", "persons", "count", "sum"),
+    "number of skills gaps as a % of employment": Spec("skills_gaps_pct_staff", "Staff with skills gaps as % of employment", "%", "pct", "ratio", "skills_gaps", "employment"),
+    "% of establishments training staff over the last 12 months": Spec("training_pct_estab", "Establishments training staff in the last 12 months", "%", "pct", "none"),
+    "% of establishments providing off-the-job training in the last 12 months": Spec("offjob_training_pct_estab", "Establishments providing off-the-job training", "%", "pct", "none"),
+    "% of establishments providing on-the-job training in the last 12 months": Spec("onjob_training_pct_estab", "Establishments providing on-the-job training", "%", "pct", "none"),
+    "% of training establishments providing online training or e-learning in the last 12 months": Spec("online_training_pct_trainers", "Training establishments providing online training or e-learning", "%", "pct", "none"),
+    "total number trained (including modelled data)": Spec("staff_trained", "Staff trained in the last 12 months", "persons", "count", "sum"),
+    "number trained as % of total staff": Spec("trained_pct_staff", "Staff trained as % of employment", "%", "pct", "ratio", "staff_trained", "employment"),
+    "total days training": Spec("training_days", "Training days", "days", "count", "sum"),
+    "training days per trainee": Spec("training_days_per_trainee", "Training days per trainee", "days per trainee", "number", "ratio", "training_days", "staff_trained", 1),
+    "training days per staff": Spec("training_days_per_staff", "Training days per member of staff", "days per member of staff", "number", "ratio", "training_days", "employment", 1),
+    ("Apprenticeships", "unweighted row"): Spec("appr_base_unweighted", "Apprenticeship module: establishments interviewed (unweighted base)", "interviews", "count", "sum", hidden=True),
+    ("Apprenticeships", "total"): Spec("appr_base_weighted", "Apprenticeship module: weighted base (establishments)", "establishments", "count", "sum", hidden=True),
+    "ma_pd22": Spec("apprentices_pct_estab", "Establishments with any apprentices currently", "%", "pct", "none"),
+    "ma_pd23": Spec("offer_appr_pct_estab", "Establishments currently offering apprenticeships", "%", "pct", "none"),
+    "ma_pd22/23": Spec("have_or_offer_appr_pct_estab", "Establishments that have or offer apprenticeships", "%", "pct", "none"),
+    "ma_pd28": Spec("appr_aware_pct_estab", "Establishments with good knowledge of, or having/offering, apprenticeships", "%", "pct", "none"),
+    ("Entry to Work", "unweighted row"): Spec("recruit_base_unweighted", "Entry-to-work module: establishments interviewed (unweighted base)", "interviews", "count", "sum", hidden=True),
+    ("Entry to Work", "total"): Spec("recruit_base_weighted", "Entry-to-work module: weighted base (establishments)", "establishments", "count", "sum", hidden=True),
+    "md_pc4aa": Spec("recruit_own_website_pct_estab", "Recruited via adverts on own website", "%", "pct", "none"),
+    "md_pc4ab": Spec("recruit_social_media_pct_estab", "Recruited via adverts on social media", "%", "pct", "none"),
+    "md_pc4ac": Spec("recruit_paid_adverts_pct_estab", "Paid someone to place adverts on website or social media", "%", "pct", "none"),
+    "md_pc4ad": Spec("recruit_paid_service_pct_estab", "Used another paid-for recruitment service", "%", "pct", "none"),
+    "md_pc4ae": Spec("recruit_gov_service_pct_estab", "Used a government recruitment service or scheme", "%", "pct", "none"),
+    "md_pc4af": Spec("recruit_education_pct_estab", "Used school, college or university job fairs or careers services", "%", "pct", "none"),
+    "md_pc4ag": Spec("recruit_word_of_mouth_pct_estab", "Relied on word of mouth or personal recommendations", "%", "pct", "none"),
+    "md_pc5_1": Spec("req_academic_quals_pct_estab", "Academic qualifications a critical/significant recruitment factor", "%", "pct", "none"),
+    "md_pc5_2": Spec("req_maths_english_pct_estab", "Maths and English GCSE a critical/significant recruitment factor", "%", "pct", "none"),
+    "md_pc5_3": Spec("req_vocational_qual_pct_estab", "Relevant vocational qualification a critical/significant recruitment factor", "%", "pct", "none"),
+    "md_pc5_4": Spec("req_work_experience_pct_estab", "Relevant work experience a critical/significant recruitment factor", "%", "pct", "none"),
+    "md_pc5_5": Spec("req_degree_pct_estab", "Degree a critical/significant recruitment factor", "%", "pct", "none"),
 }
 SPEC_BLOCK: dict[str, str] = {}
 for _k, _s in SPECS.items():
@@ -616,7 +613,7 @@ def stage(raw: EssWorkbook, path: Path, ctx: StageContext) -> list[StagedDataset
                 if not (a == b or (np.isnan(a) and np.isnan(b))):
                     raise SourceError(file, f"area total disagrees with {raw.summary_sheet} for {name}", sheet=sheet,
                                       row=row1, column=_col(fj), value=tab.rows[i][2][fp],
-                                      expected=f"{b!r} as in the summary sheet")
+                                      expected=f"{b:g} as in the summary sheet")
         if name not in by_name:
             skipped_sheets.append(sheet)
             continue

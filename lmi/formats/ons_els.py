@@ -41,9 +41,11 @@ def _header(path: Path) -> list[str]:
 
 
 def detect(path: Path) -> bool:
+    """An ELS CSV: JSON metadata beside it and the ELS identifying columns (stage checks the rest)."""
     if path.suffix.lower() != ".csv" or not path.with_suffix(".json").is_file():
         return False
-    return _header(path) == COLUMNS
+    h = set(_header(path))
+    return {"areacd", "areanm", "period"} <= h and ("indicator" in h or "observation" in h)
 
 
 def read(path: Path) -> dict:

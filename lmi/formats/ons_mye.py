@@ -52,7 +52,7 @@ def _kind(path: Path) -> str | None:
     if path.suffix.lower() != ".csv":
         return None
     h = _header(path)
-    if h == TIDY:
+    if {"area_code", "area_type", "source", "vintage"} <= set(h):
         return "tidy"
     if h[:4] == WIDE and len(h) > 4 and all(c.isdigit() for c in h[4:]):
         return "snpp" if max(int(c) for c in h[4:]) > THIS_YEAR else "component"
