@@ -4,7 +4,9 @@ Finest occupational level each source offers (and so the level used here):
 
 * job adverts, DfE data hub (``datahub_job_adverts``): SOC 2020 **sub-major** group by LAD / LSIP / CA /
   England (LEP and region are rollups of LADs), 3-month rolling average, Jul 2025;
-* job adverts, England by SOC 2020 **unit group** monthly (``jobads_soc_3m_avg``): England only;
+* job adverts, England by SOC 2020 **unit group** monthly (``jobads_soc_3m_avg``): England only. It counts
+  adverts on a different base from the data-hub series (England Jul 2025: about 0.71 m against 1.48 m), so
+  only its within-sub-major unit-group shares are combined with data-hub figures;
 * advert feed (``feed_new_adverts``, ``feed_median_salary``): **unit group** by area, when the advert-level
   pipeline has been built (median advertised salary exists only there);
 * employment by occupation, APS via DfE data hub (``datahub_aps_employment``): **sub-major** group;
@@ -178,7 +180,10 @@ def _reliability(role: str, row: pd.Series | None, area_level: str) -> list[str]
         notes.append(f"small cell (< {SMALL_COUNT[role]:g}): volatile, treat with caution")
     if pd.notna(value) and role == "employment" and area_level == "lad":
         notes.append("APS survey estimate (rounded to 100); LAD occupation estimates have wide confidence intervals")
-    if row.get("derivation") == "summed" and pd.notna(row.get("n_missing")) and row["n_missing"] > 0:
+    if status == markers.PARTIAL:
+        notes.append("partial sum: the value, its share and LQ are lower bounds")
+    elif (row.get("derivation") == "summed" and pd.notna(row.get("n_missing")) and row["n_missing"] > 0
+          and not row["status_reason"]):
         notes.append(f"sum of {int(row['n_contributing'])} member LADs; {int(row['n_missing'])} have no value")
     return notes
 
@@ -353,7 +358,9 @@ def _england_unit_sum(codes: list[str], eng_unit: pd.DataFrame, per: str | None)
             "source_level": SOC_LEVEL["soc2020_unit"], "basis": "summed", "period": per, "value": val,
             "area_total": tot, "share": share, "england_value": val, "england_total": tot, "england_share": share,
             "lq": 1.0 if _ok(share) else math.nan, "status": markers.OK,
-            "note": "sum of published unit-group cells; total = sum of all unit groups (excl. 'Unknown')"}
+            "note": "sum of published unit-group cells; total = sum of all unit groups (excl. 'Unknown'); this "
+                    "series counts adverts on a different base from the data-hub series (compare shares, not "
+                    "counts)"}
 
 
 def _unit_measure(con: Any, present: set[str], role: str, area: str,

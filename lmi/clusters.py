@@ -81,8 +81,8 @@ class SocStructure:
 
     # -- constructors ---------------------------------------------------------------------------
     @classmethod
-    def from_rows(cls, rows: Iterable[tuple[str, str]], source: str) -> "SocStructure":
-        """Build from ``(code, title)`` rows in the publisher's hierarchical order.
+    def from_rows(cls, rows: Iterable[tuple], source: str, sheet: str | None = None) -> "SocStructure":
+        """Build from ``(code, title)`` or ``(code, title, file_row)`` rows in the publisher's order.
 
         The parent of each group is the most recent group one level up, as the workbook lays it out;
         each derived parent is checked against the code prefix so a mis-ordered file is caught.
@@ -90,19 +90,21 @@ class SocStructure:
         groups: dict[str, SocGroup] = {}
         current: dict[str, str] = {}
         order = ("major", "submajor", "minor", "unit")
-        for code, title in rows:
+        for rec in rows:
+            code, title = rec[0], rec[1]
+            where = dict(row=rec[2] if len(rec) > 2 else None, sheet=sheet)
             level = LEVEL_BY_LEN.get(len(code))
             if level is None or not code.isdigit():
-                raise SourceError(source, "SOC code is not 1-4 digits", value=code,
+                raise SourceError(source, "SOC code is not 1-4 digits", value=code, **where,
                                   expected="a SOC 2020 major/sub-major/minor/unit group code")
             idx = order.index(level)
             parent = current.get(order[idx - 1]) if idx else None
             if idx and (parent is None or not code.startswith(parent)):
                 raise SourceError(source, f"SOC group {code} does not sit under the preceding "
-                                  f"{order[idx - 1]} group {parent}", value=code,
+                                  f"{order[idx - 1]} group {parent}", value=code, **where,
                                   expected="groups listed in hierarchical order")
             if code in groups:
-                raise SourceError(source, "SOC code listed twice", value=code, expected="unique codes")
+                raise SourceError(source, "SOC code listed twice", value=code, expected="unique codes", **where)
             groups[code] = SocGroup(code, level, " ".join(str(title).split()), parent)
             current[level] = code
             for deeper in order[idx + 1:]:
@@ -147,8 +149,8 @@ class SocStructure:
             if not isinstance(title, str) or not title.strip():
                 raise SourceError(name, "SOC group has no title", sheet="SOC2020 descriptions", row=i,
                                   column=str(title_col), value=title, expected="a group title")
-            rows.append((codes[0], title))
-        return cls.from_rows(rows, name)
+            rows.append((codes[0], title, i))
+        return cls.from_rows(rows, name, sheet="SOC2020 descriptions")
 
     @classmethod
     def from_db(cls, con: Any) -> "SocStructure":
@@ -171,7 +173,9 @@ def find_soc_workbook(sources_dir: Path | None = None) -> Path:
         raise FileNotFoundError("official sources folder not found (set LMI_SOURCES)")
     for path in sorted(Path(base).glob("**/*.xlsx")):
         try:
-            wb = load_workbook(path, read_only=True)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                wb = load_workbook(path, read_only=True)
             names = wb.sheetnames
             wb.close()
         except Exception:  # noqa: BLE001 - any unreadable workbook is simply not the one we want

@@ -73,7 +73,8 @@ def _print_demand(d) -> None:
             "steps": d.submajors["steps"], "period": d.submajors["period"],
             "value": d.submajors["value"].map(_fmt), "share": d.submajors["share"].map(lambda v: _fmt(v, "pct")),
             "England share": d.submajors["england_share"].map(lambda v: _fmt(v, "pct")),
-            "LQ": d.submajors["lq"].map(lambda v: _fmt(v, "lq")), "status": d.submajors["status"]})
+            "LQ": d.submajors["lq"].map(lambda v: _fmt(v, "lq")), "status": d.submajors["status"],
+            "derivation": d.submajors["derivation"]})
         print(t.to_string(index=False))
         flagged = d.submajors[d.submajors["status"] != "ok"]
         for r in flagged.itertuples():

@@ -45,6 +45,8 @@ BREAKDOWN_TYPES: dict[str, str] = {
     "sex": "Sex ('persons', 'male', 'female')",
     "age_sex": "Age band and sex ('16-64|female')",
     "qualification": "Qualification level (e.g. 'nvq3', 'rqf4')",
+    "age_sex_qualification": "Age band | sex | qualification (e.g. '16-64|female|nvq3')",
+    "establishment_type": "Establishment type (ESS)",
     "sector": "Survey sector (ESS)",
     "establishment_size": "Establishment size band (ESS)",
 }

@@ -26,6 +26,8 @@ DL_PERIODS = ("one", "all")         # download: the selected period, or every pe
 _CODE = re.compile(r"^[A-Z][0-9]{8}$")
 _MEASURE = re.compile(r"^[a-z][a-z0-9_]{0,79}$")
 _PERIOD = re.compile(r"^[A-Za-z0-9 /\-]{1,40}$")
+_EXTRA_NAME = re.compile(r"^x_[a-z0-9_]{1,30}$")
+_EXTRA_VALUE = re.compile(r"^[A-Za-z0-9_.:\- ]{0,80}$")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -47,6 +49,18 @@ class ViewState:
     roll: bool = False               # time series: 3-period rolling average (adverts)
     dl_areas: str = "selection"
     dl_periods: str = "one"
+    extras: tuple[tuple[str, str], ...] = ()   # page-specific options ('x_...' parameters), sorted by name
+
+    def extra(self, name: str, default: str | None = None) -> str | None:
+        return dict(self.extras).get(name, default)
+
+    def with_extra(self, name: str, value: str | None) -> "ViewState":
+        d = dict(self.extras)
+        if value is None:
+            d.pop(name, None)
+        else:
+            d[name] = value
+        return replace(self, extras=tuple(sorted(d.items())))
 
 
 @dataclass(frozen=True)
@@ -137,9 +151,20 @@ def parse_params(params: Mapping[str, object], cat: Catalog) -> tuple[ViewState,
     v: dict = {}
     known = {"page", "level", "area", "cmp", "measure", "period", "bd", "present", "hex", "base", "roll",
              "dlareas", "dlperiods"}
+    extras: dict[str, str] = {}
     for name in params:
-        if name not in known:
+        if not isinstance(name, str) or len(name) > 40:
             notices.append(Notice(safe_echo(name), "not a parameter this dashboard uses"))
+        elif _EXTRA_NAME.match(name):
+            t = _text(name, params[name], notices)
+            if t is not None and _EXTRA_VALUE.match(t):
+                extras[name] = t
+            elif t is not None:
+                notices.append(Notice(name, "unexpected characters in the value"))
+        elif name not in known:
+            notices.append(Notice(safe_echo(name), "not a parameter this dashboard uses"))
+    if extras:
+        v["extras"] = tuple(sorted(extras.items()))
 
     if "page" in params and (t := _text("page", params["page"], notices)) is not None:
         if t in cat.pages:
@@ -221,6 +246,7 @@ def to_params(view: ViewState) -> dict[str, str]:
         out["dlareas"] = view.dl_areas
     if view.dl_periods != "one":
         out["dlperiods"] = view.dl_periods
+    out.update(dict(view.extras))
     return out
 
 

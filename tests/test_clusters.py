@@ -273,3 +273,17 @@ def test_invalid_yaml_reports_line(tmp_path, fake_soc):
     with pytest.raises(SourceError) as ei:
         check_clusters(p, fake_soc)
     assert ei.value.row is not None
+
+
+def test_corrupted_workbook_names_sheet_row_and_value(sources_dir, tmp_path):
+    """A unit group moved under the wrong minor group in a copy of the official workbook."""
+    wb = openpyxl.load_workbook(sources_dir / SOC_XLSX)
+    ws = wb["SOC2020 descriptions"]
+    row = next(r for r in range(2, ws.max_row + 1) if str(ws.cell(r, 4).value).strip() == "6136")
+    ws.cell(row, 4).value = "6216"
+    bad = tmp_path / "soc_bad.xlsx"
+    wb.save(bad)
+    with pytest.raises(SourceError) as ei:
+        SocStructure.from_workbook(bad, "soc_bad.xlsx")
+    e = ei.value
+    assert (e.file, e.sheet, e.row, e.value) == ("soc_bad.xlsx", "SOC2020 descriptions", row, "6216")

@@ -9,7 +9,6 @@ import warnings
 from pathlib import Path
 
 import openpyxl
-import pandas as pd
 import pytest
 
 from lmi.errors import SourceError

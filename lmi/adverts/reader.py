@@ -212,7 +212,7 @@ def read_batches(con: duckdb.DuckDBPyConnection, feed: Feed, soc_units: list[str
     """Typed, validated batches with a ``_row`` column (row number as seen in the file)."""
     sql = build_sql(feed, soc_units)
     try:
-        reader = con.execute(sql).to_arrow_reader(batch_rows)
+        reader = con.sql(sql).to_arrow_reader(batch_rows)
     except duckdb.Error as exc:
         raise SourceError(feed.shown, f"cannot read: {str(exc).splitlines()[0]}",
                           expected="a well-formed CSV (one value per header column) or Parquet file") from exc

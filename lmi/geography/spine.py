@@ -300,6 +300,14 @@ def _index_names(sp: Spine, refs, hier, lep_gdf, l11, changes) -> None:
         for c, n in zip(p["CAUTH24CD"], p["CAUTH24NM"]):
             sp.add_name("ca", n, c, 1)
             sp.known_codes.setdefault(c, "ca")
+    # names other publishers use for the same areas (Nomis APS, DfE data hub / C_VacPcArea)
+    for level, alias, name in (("lep", "Buckinghamshire Thames Valley", "Buckinghamshire"),
+                               ("lep", "Hull and East Riding", "Hull and East Yorkshire"),
+                               ("lsip", "Norfolk and Suffolk", "New Anglia"),
+                               ("lsip", "Gloucestershire", "G First (Gloucestershire)")):
+        code = sp.code_for_name(name, level)
+        if code:
+            sp.add_name(level, alias, code, 1)
     # region names used by other publishers
     for alias, code in (("East", "E12000006"), ("Yorkshire and Humber", "E12000003")):
         sp.add_name("region", alias, code, 1)

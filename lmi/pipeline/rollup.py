@@ -78,39 +78,40 @@ def rollup(facts: pd.DataFrame, measures: pd.DataFrame, membership: pd.DataFrame
                 value_sum=("value", "sum"), num_sum=("numerator", "sum"), den_sum=("denominator", "sum"),
                 n_ratio=("has_ratio", "sum"), wv_sum=("wv", "sum"), w_sum=("w_used", "sum"),
                 aggregation=("aggregation", "first"), scale=("scale", "first"), unit=("unit", "first"),
-                breakdown_label=("breakdown_label", "first"),
-                any_unrel=("status", lambda s: bool((s == markers.UNRELIABLE).any()))).reset_index()
+                breakdown_label=("breakdown_label", "first")).reset_index()
     agg = agg.merge(size, on=["area_level", "area_code"], how="left")
     agg["n_missing"] = (agg["n_members"] - agg["n_contributing"]).astype(int)
     agg["n_contributing"] = agg["n_contributing"].astype(int)
 
-    value = np.full(len(agg), np.nan)
-    status = np.empty(len(agg), dtype=object)
-    reason = np.empty(len(agg), dtype=object)
-    deriv = np.empty(len(agg), dtype=object)
-    num = np.full(len(agg), np.nan)
-    den = np.full(len(agg), np.nan)
-    for i, r in enumerate(agg.itertuples(index=False)):
-        complete = r.n_missing == 0
-        if r.n_contributing == 0:
-            status[i], reason[i], deriv[i] = markers.MISSING, f"none of the {r.n_members} member LADs has a value", "summed"
-            continue
-        if r.aggregation == "sum":
-            value[i], deriv[i] = r.value_sum, "summed"
-            status[i] = markers.OK if complete else markers.PARTIAL
-            reason[i] = None if complete else f"sum of {r.n_contributing} of {r.n_members} member LADs ({r.n_missing} missing)"
-        elif r.aggregation == "ratio" and r.n_ratio == r.n_contributing and r.den_sum > 0:
-            value[i], num[i], den[i], deriv[i] = r.num_sum / r.den_sum * r.scale, r.num_sum, r.den_sum, "recomputed"
-            status[i] = markers.DERIVED if complete else markers.PARTIAL
-            reason[i] = ("recomputed from summed numerators and denominators" if complete else
-                         f"recomputed from {r.n_contributing} of {r.n_members} member LADs ({r.n_missing} missing)")
-        elif r.w_sum and r.w_sum > 0:
-            value[i], deriv[i] = r.wv_sum / r.w_sum, "pop_weighted"
-            status[i] = markers.DERIVED if complete else markers.PARTIAL
-            reason[i] = ("population-weighted mean of member LADs (not published at this level)" if complete else
-                         f"population-weighted mean of {r.n_contributing} of {r.n_members} member LADs ({r.n_missing} missing)")
-        else:
-            status[i], reason[i], deriv[i] = markers.MISSING, "no weights or denominators to combine member LADs", "summed"
+    n_c, n_m, n_mem = agg["n_contributing"].to_numpy(), agg["n_missing"].to_numpy(), agg["n_members"].to_numpy()
+    how = agg["aggregation"].to_numpy()
+    complete = n_m == 0
+    none = n_c == 0
+    is_sum = (how == "sum") & ~none
+    is_ratio = (how == "ratio") & ~none & (agg["n_ratio"].to_numpy() == n_c) & (agg["den_sum"].to_numpy() > 0)
+    is_w = ~none & ~is_sum & ~is_ratio & (agg["w_sum"].fillna(0).to_numpy() > 0)
+    lost = ~none & ~is_sum & ~is_ratio & ~is_w
+    cnt = lambda a: a.astype(int).astype(str)
+    partial_txt = "of " + cnt(n_mem) + " member LADs (" + cnt(n_m) + " missing)"
+    value = np.select([is_sum, is_ratio, is_w],
+                      [agg["value_sum"], agg["num_sum"] / agg["den_sum"].where(agg["den_sum"] > 0) * agg["scale"],
+                       agg["wv_sum"] / agg["w_sum"].where(agg["w_sum"] > 0)], np.nan)
+    num = np.where(is_ratio, agg["num_sum"], np.nan)
+    den = np.where(is_ratio, agg["den_sum"], np.nan)
+    status = np.select([none | lost, is_sum & complete, ~complete], [markers.MISSING, markers.OK, markers.PARTIAL],
+                       markers.DERIVED).astype(object)
+    reason = np.select(
+        [none, lost, is_sum & complete, is_sum, is_ratio & complete, is_ratio, is_w & complete, is_w],
+        ["none of the " + cnt(n_mem) + " member LADs has a value",
+         "no weights or denominators to combine member LADs",
+         "",
+         "sum of " + cnt(n_c) + " " + partial_txt,
+         "recomputed from summed numerators and denominators",
+         "recomputed from " + cnt(n_c) + " " + partial_txt,
+         "population-weighted mean of member LADs (not published at this level)",
+         "population-weighted mean of " + cnt(n_c) + " " + partial_txt], "").astype(object)
+    reason[reason == ""] = None
+    deriv = np.select([is_ratio, is_w], ["recomputed", "pop_weighted"], "summed").astype(object)
     agg["value"], agg["status"], agg["status_reason"], agg["derivation"] = value, status, reason, deriv
     agg["numerator"], agg["denominator"] = num, den
     agg["ci_lower"] = agg["ci_upper"] = np.nan

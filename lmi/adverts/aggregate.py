@@ -1,0 +1,152 @@
+"""De-duplication and aggregation of cleaned adverts, written once as SQL over a relation.
+
+The same statements run on DuckDB over the whole sidecar (``run_local``) and, per hash partition,
+on Dask workers (``lmi.adverts.distributed``), which is why each step only needs the rows that share
+its partition key:
+
+1. ``RULE1`` (key: source, advert_id): exact duplicate advert_id within a source -> keep the first
+   (earliest posted, then file, then row);
+2. ``RULE2`` (key: LAD): reposts and syndication -> adverts with the same employer and normalised
+   title in the same LAD posted within ``window_days`` of the previous one count once (the first
+   is kept; a chain of reposts each within the window counts once). Adverts without an employer
+   or without a LAD are not matched by this rule;
+3. ``NEW`` / ``ACTIVE`` (key: LAD): new adverts by posted month, and adverts open on each month's
+   last day (posted on or before it, closing on or after it; no closing date -> open
+   ``open_days`` days), by LAD x month x SOC unit group (NULL = uncoded);
+4. ``SALARY`` (key: area): median annual salary of the month's new adverts, by area (LAD and every
+   area in geo_membership) x month x (total, SOC major group).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+import pandas as pd
+
+WINDOW_DAYS = 30
+
+RULE1 = """
+SELECT * EXCLUDE (_rn) FROM (
+  SELECT *, row_number() OVER (PARTITION BY source, advert_id ORDER BY posted_date, file_id, _row) AS _rn
+  FROM {src}) WHERE _rn = 1
+"""
+
+RULE2 = """
+SELECT lad_code, posted_date, closing_date, soc_unit, soc_method, salary_annual FROM (
+  SELECT *, lag(posted_date) OVER (PARTITION BY employer_key, title_key, lad_code
+                                   ORDER BY posted_date, source, advert_id) AS _prev
+  FROM {src} WHERE lad_code IS NOT NULL)
+WHERE employer_key IS NULL OR _prev IS NULL OR date_diff('day', _prev, posted_date) > {window}
+"""
+
+NEW = """
+SELECT lad_code, CAST(date_trunc('month', posted_date) AS DATE) AS month, soc_unit, count(*) AS n
+FROM {src} GROUP BY ALL
+"""
+
+ACTIVE = """
+SELECT lad_code, month, soc_unit, count(*) AS n FROM (
+  SELECT lad_code, soc_unit, posted_date,
+         COALESCE(closing_date, CAST(posted_date + INTERVAL {open_days} DAY AS DATE)) AS close_eff,
+         CAST(unnest(generate_series(date_trunc('month', posted_date),
+                     date_trunc('month', COALESCE(closing_date, CAST(posted_date + INTERVAL {open_days} DAY AS DATE))),
+                     INTERVAL 1 MONTH)) AS DATE) AS month
+  FROM {src})
+WHERE last_day(month) <= close_eff AND month BETWEEN DATE '{first}' AND DATE '{last}'
+GROUP BY ALL
+"""
+
+SALARY_ROWS = """
+SELECT lad_code, CAST(date_trunc('month', posted_date) AS DATE) AS month, left(soc_unit, 1) AS major, salary_annual
+FROM {src} WHERE salary_annual IS NOT NULL
+"""
+
+SALARY = """
+WITH j AS (SELECT m.area_level, m.area_code, s.month, s.major, s.salary_annual
+           FROM {src} s JOIN {membership} m ON m.lad_code = s.lad_code)
+SELECT area_level, area_code, month, 'total' AS breakdown_type, 'total' AS breakdown_code,
+       median(salary_annual) AS median, count(*) AS n FROM j GROUP BY ALL
+UNION ALL
+SELECT area_level, area_code, month, 'soc2020_major', COALESCE(major, 'unknown'),
+       median(salary_annual), count(*) FROM j GROUP BY ALL
+"""
+
+STATS = """
+SELECT
+  (SELECT count(*) FROM {parts}) AS rows_total,
+  (SELECT count(*) FROM {k1}) AS after_rule1,
+  (SELECT count(*) FROM {k1} WHERE lad_code IS NOT NULL) AS placed,
+  (SELECT count(*) FROM {kept}) AS counted
+"""
+
+
+@dataclass
+class Aggregates:
+    """What both engines return: stats and the base tables the facts are built from."""
+
+    stats: dict = field(default_factory=dict)
+    unassigned: dict = field(default_factory=dict)     # reason -> adverts (after rule 1)
+    soc: dict = field(default_factory=dict)            # supplied / exact / tfidf / uncoded over counted adverts
+    placed: dict = field(default_factory=dict)         # place method -> adverts (after rule 1)
+    new: pd.DataFrame | None = None                    # lad_code, month, soc_unit, n
+    active: pd.DataFrame | None = None
+    salary: pd.DataFrame | None = None                 # area_level, area_code, month, breakdown_type, breakdown_code, median, n
+    first_month: str | None = None
+    last_month: str | None = None
+
+    def sorted_frames(self) -> dict[str, pd.DataFrame]:
+        """Frames in a canonical order (for comparing engines)."""
+        out = {}
+        for name in ("new", "active", "salary"):
+            df = getattr(self, name)
+            keys = [c for c in df.columns if c not in ("n", "median")]
+            out[name] = df.sort_values(keys, na_position="first").reset_index(drop=True)
+        return out
+
+
+def configure(con: duckdb.DuckDBPyConnection, memory_limit: str = "3GB", threads: int = 2,
+              temp_dir: str | None = None) -> None:
+    con.execute(f"SET memory_limit='{memory_limit}'")
+    con.execute(f"SET threads={int(threads)}")
+    con.execute("SET preserve_insertion_order=false")
+    if temp_dir:
+        con.execute(f"SET temp_directory='{temp_dir}'")
+
+
+def run_local(con: duckdb.DuckDBPyConnection, parts_glob: str, membership: pd.DataFrame,
+              window_days: int = WINDOW_DAYS, open_days: int = 30) -> Aggregates:
+    """All steps on DuckDB over the sidecar Parquet files (streamed; spills under memory_limit)."""
+    src = f"read_parquet('{parts_glob}')"
+    con.execute("CREATE OR REPLACE TEMP TABLE _k1 AS " + RULE1.format(src=src))
+    con.execute("CREATE OR REPLACE TEMP TABLE _kept AS " + RULE2.format(src="_k1", window=int(window_days)))
+    con.register("_membership", membership)
+    agg = Aggregates()
+    r = con.execute(STATS.format(parts=src, k1="_k1", kept="_kept")).fetchone()
+    agg.stats = {"rows_total": r[0], "after_rule1": r[1], "placed": r[2], "counted": r[3]}
+    agg.unassigned = dict(con.execute("SELECT reason, count(*) FROM _k1 WHERE lad_code IS NULL GROUP BY 1").fetchall())
+    agg.placed = dict(con.execute("SELECT place_method, count(*) FROM _k1 WHERE lad_code IS NOT NULL GROUP BY 1").fetchall())
+    agg.soc = soc_counts(con, "_kept")
+    span = con.execute("SELECT min(posted_date), max(posted_date) FROM _kept").fetchone()
+    if span[0] is None:
+        agg.new = pd.DataFrame(columns=["lad_code", "month", "soc_unit", "n"])
+        agg.active = agg.new.copy()
+        agg.salary = pd.DataFrame(columns=["area_level", "area_code", "month", "breakdown_type", "breakdown_code", "median", "n"])
+        return agg
+    agg.first_month = span[0].replace(day=1).isoformat()
+    agg.last_month = span[1].replace(day=1).isoformat()
+    agg.new = con.execute(NEW.format(src="_kept")).df()
+    agg.active = con.execute(ACTIVE.format(src="_kept", open_days=int(open_days), first=agg.first_month,
+                                           last=agg.last_month)).df()
+    con.execute("CREATE OR REPLACE TEMP TABLE _sal AS " + SALARY_ROWS.format(src="_kept"))
+    agg.salary = con.execute(SALARY.format(src="_sal", membership="_membership")).df()
+    for t in ("_k1", "_kept", "_sal"):
+        con.execute(f"DROP TABLE IF EXISTS {t}")
+    con.unregister("_membership")
+    return agg
+
+
+def soc_counts(con: duckdb.DuckDBPyConnection, kept: str) -> dict:
+    """Counted adverts by how their SOC code was obtained: supplied / exact / tfidf / uncoded."""
+    rows = con.execute(f"SELECT CASE WHEN soc_unit IS NULL THEN 'uncoded' ELSE soc_method END, count(*) "
+                       f"FROM {kept} GROUP BY 1").fetchall()
+    return {k: int(v) for k, v in rows}
