@@ -61,6 +61,16 @@ def feature_collection(boundaries: pd.DataFrame, code_col: str = "lad_code") -> 
     return {"type": "FeatureCollection", "features": feats}
 
 
+def geojson_data_url(collection: dict) -> str:
+    """The FeatureCollection as a ``data:`` URL. Plotly accepts a URL string for ``geojson`` and the browser
+    decodes it once per page (cached by URL), so the Python side handles one string instead of deep-copying
+    and re-encoding thousands of coordinate lists on every rerun."""
+    import base64
+
+    raw = json.dumps(collection, separators=(",", ":")).encode()
+    return "data:application/json;base64," + base64.b64encode(raw).decode("ascii")
+
+
 def map_frame(areas: pd.DataFrame, values: pd.DataFrame, unit: str, decimals: int,
               code_col: str = "lad_code", name_col: str = "lad_name") -> pd.DataFrame:
     """Every mapped area with its value (NaN when none), value text and status text, sorted by name."""
@@ -80,7 +90,7 @@ def _hover(unit: str) -> str:
             "Status: %{customdata[3]}<extra></extra>")
 
 
-def choropleth(frame: pd.DataFrame, geojson: dict, *, title: str, legend_title: str,
+def choropleth(frame: pd.DataFrame, geojson: dict | str, *, title: str, legend_title: str,
                bbox: tuple[float, float, float, float] | None = None, highlight: dict | None = None,
                height: int = 640) -> go.Figure:
     """Areas coloured by value (cividis); areas without a value in grey with a legend entry;
@@ -105,6 +115,7 @@ def choropleth(frame: pd.DataFrame, geojson: dict, *, title: str, legend_title: 
         ))
     if highlight and highlight.get("features"):
         ids = [f["id"] for f in highlight["features"]]
+        highlight = highlight if len(json.dumps(highlight)) < 200_000 else geojson_data_url(highlight)
         fig.add_trace(go.Choropleth(
             geojson=highlight, locations=ids, z=[0] * len(ids), featureidkey="id",
             colorscale=[[0, "rgba(0,0,0,0)"], [1, "rgba(0,0,0,0)"]], showscale=False, showlegend=True,

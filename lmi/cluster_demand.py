@@ -394,3 +394,121 @@ def _unit_sum(role: str, codes: list[str], data: tuple[pd.DataFrame, str], area:
             "basis": "summed", "period": per, "value": val, "area_total": a_tot, "share": share,
             "england_value": ev, "england_total": e_tot, "england_share": eshare, "lq": lq, "status": markers.OK,
             "note": "; ".join(note)}
+
+
+# --------------------------------------------------------------------------------------------- per occupation
+# (appended for the dashboard page: pure functions of a ClusterDemand, no database access)
+
+OCC_DEMAND_COLUMNS = [
+    "step", "step_name", "rqf_level", "soc", "title", "minor", "minor_title", "submajor", "submajor_title", "next",
+    "measure", "measure_label", "basis", "period", "value", "area_total", "share", "england_value", "england_total",
+    "england_share", "lq", "status", "status_reason", "note", "england_share_of_submajor", "submajor_value",
+    "submajor_status", "employment_value", "employment_period", "employment_status", "employment_note",
+]
+COMPARE_COLUMNS = ["area_code", "area_name", "area_level", "step", "step_name", "rqf_level", "soc_codes", "measure",
+                   "measure_label", "basis", "period", "value", "area_total", "share", "england_value",
+                   "england_total", "england_share", "lq", "status", "status_reason", "note"]
+
+
+def _sub_row(d: ClusterDemand, role: str, submajor: str) -> pd.Series | None:
+    sm = d.submajors
+    hit = sm[(sm["measure"] == MEASURES[role]) & (sm["submajor"] == submajor)]
+    return hit.iloc[0] if len(hit) else None
+
+
+def _reason_of(note: object) -> str:
+    """The first clause of a sub-major reliability note (the status reason, before the generic caveats)."""
+    text = str(note or "")
+    return text.split("; published for the whole sub-major group")[0] or "no value for this area and period"
+
+
+def occupation_demand(d: ClusterDemand) -> pd.DataFrame:
+    """One row per occupation of the cluster: the local job-advert ESTIMATE for its unit group.
+
+    value = local sub-major adverts x the England share of that unit group within its sub-major (same month),
+    exactly the per-unit-group term of the step ESTIMATE in :func:`cluster_demand`, so a step's occupations
+    add up to the step value. The England counterpart is England sub-major adverts x the same share, so the
+    location quotient equals the sub-major's (the local unit-group mix is assumed to be England's).
+    Where a part is missing the value is NaN with status and reason (never 0). Also carries the occupation's
+    published sub-major figures (local adverts, APS employment) for context.
+    """
+    cl = d.cluster
+    occ = d.occupations.set_index("soc") if len(d.occupations) else pd.DataFrame()
+    adv_rows = d.submajors[d.submajors["measure"] == MEASURES["adverts"]]
+    pers = d.occupations["period"].dropna() if len(d.occupations) else pd.Series(dtype=object)
+    eng_per = str(pers.iloc[0]) if len(pers) else "month n/a"
+    rows = []
+    for s in cl.steps:
+        for o in s.occupations:
+            r: dict = {"step": s.number, "step_name": s.name, "rqf_level": s.rqf_level, "soc": o.soc,
+                       "title": o.title, "minor": o.minor, "minor_title": o.minor_title, "submajor": o.submajor,
+                       "submajor_title": o.submajor_title, "next": ", ".join(o.next),
+                       "measure": MEASURES["adverts"], "measure_label": LABELS["adverts"] + " - ESTIMATE",
+                       "basis": "estimate", "period": None, "value": math.nan, "area_total": math.nan,
+                       "share": math.nan, "england_value": math.nan, "england_total": math.nan,
+                       "england_share": math.nan, "lq": math.nan, "status": markers.MISSING,
+                       "status_reason": None, "note": "", "england_share_of_submajor": math.nan,
+                       "submajor_value": math.nan, "submajor_status": None, "employment_value": math.nan,
+                       "employment_period": None, "employment_status": None, "employment_note": None}
+            w = float(occ.loc[o.soc, "england_share_of_submajor"]) if o.soc in occ.index else math.nan
+            r["england_share_of_submajor"] = w
+            sub = _sub_row(d, "adverts", o.submajor)
+            emp = _sub_row(d, "employment", o.submajor)
+            if emp is not None:
+                r.update(employment_value=emp["value"], employment_period=emp["period"],
+                         employment_status=emp["status"], employment_note=emp["note"])
+            if adv_rows.empty or sub is None:
+                r["status_reason"] = "no online job adverts for this area (not published for it)"
+            else:
+                r.update(period=sub["period"], area_total=sub["area_total"], england_total=sub["england_total"],
+                         submajor_value=sub["value"], submajor_status=sub["status"])
+                notes = [f"ESTIMATE, not published: local adverts in sub-major group {o.submajor} x England "
+                         f"share of unit group {o.soc} within it ({_pct(w)}, {eng_per}); assumes the local "
+                         "unit-group mix equals England's, so the LQ is the sub-major group's"]
+                if not _ok(w):
+                    r["status_reason"] = f"no England unit-group adverts for {o.soc} in the data-hub month"
+                elif not _ok(sub["value"]):
+                    r["status"] = sub["status"] if sub["status"] != markers.OK else markers.MISSING
+                    r["status_reason"] = f"sub-major group {o.submajor} cell: {_reason_of(sub['note'])}"
+                else:
+                    est = float(sub["value"]) * w
+                    eng = float(sub["england_value"]) * w if _ok(sub["england_value"]) else math.nan
+                    share, eshare, lq = share_and_lq(est, sub["area_total"], eng, sub["england_total"])
+                    r.update(value=est, england_value=eng, share=share, england_share=eshare, lq=lq,
+                             status=markers.DERIVED, status_reason="estimate")
+                    if sub["status"] != markers.OK:
+                        notes.append(f"sub-major cell is {sub['status']}: {_reason_of(sub['note'])}")
+                    if est < SMALL_COUNT["adverts"]:
+                        notes.append(f"small (< {SMALL_COUNT['adverts']:g} adverts): volatile, treat with caution")
+                r["note"] = "; ".join(notes)
+            rows.append(r)
+    return pd.DataFrame(rows, columns=OCC_DEMAND_COLUMNS)
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%" if _ok(x) else "n/a"
+
+
+def step_estimates(d: ClusterDemand) -> pd.DataFrame:
+    """The step ESTIMATE rows of local job adverts (one per step, every step present; NaN with a reason
+    when the area has no figures), with the area's code, name and level - for comparing areas."""
+    est = d.steps[d.steps["basis"] == "estimate"].set_index("step") if len(d.steps) else pd.DataFrame()
+    rows = []
+    for s in d.cluster.steps:
+        base = {"area_code": d.area_code, "area_name": d.area_name, "area_level": d.area_level, "step": s.number,
+                "step_name": s.name, "rqf_level": s.rqf_level, "soc_codes": ", ".join(s.codes),
+                "measure": MEASURES["adverts"], "measure_label": LABELS["adverts"] + " - ESTIMATE",
+                "basis": "estimate"}
+        if s.number in est.index:
+            r = est.loc[s.number]
+            ok = _ok(r["value"])
+            rows.append({**base, **{k: r[k] for k in ("period", "value", "area_total", "share", "england_value",
+                                                        "england_total", "england_share", "lq", "note")},
+                         "status": r["status"] if ok else markers.MISSING,
+                         "status_reason": "estimate" if ok else "a sub-major cell has no value for this area"})
+        else:
+            rows.append({**base, "period": None, "value": math.nan, "area_total": math.nan, "share": math.nan,
+                         "england_value": math.nan, "england_total": math.nan, "england_share": math.nan,
+                         "lq": math.nan, "status": markers.MISSING,
+                         "status_reason": "no online job adverts published for this area", "note": ""})
+    return pd.DataFrame(rows, columns=COMPARE_COLUMNS)

@@ -968,18 +968,17 @@ def prepare_base(path: Path, sources_dir: Path, cctx: CaseContext, prune_sheets:
     best = stages(cur)
     if not (best.status == "loaded" and best.fmt == mod.NAME):
         raise RuntimeError(f"the unmutated copy of {rel} does not stage cleanly: {best.summary()}")
-    if prune_sheets and cur.kind == "xlsx" and len(cur.sheets) > 4:
+    if prune_sheets and cur.kind == "xlsx" and len(cur.sheets) > 8:
         n0 = len(cur.sheets)
         size = max(1, -(-n0 // 6))
         i = 0
-        while i < len(cur.sheets):
+        while i < len(cur.sheets) and len(cur.sheets) - size >= 8:
             cand = cur.copy()
             del cand.sheets[i:i + size]
-            if cand.sheets:
-                o = stages(cand)
-                if o.status == "loaded" and o.fmt == mod.NAME:
-                    cur, best = cand, o
-                    continue
+            o = stages(cand)
+            if o.status == "loaded" and o.fmt == mod.NAME:
+                cur, best = cand, o
+                continue
             i += size
         if len(cur.sheets) < n0:
             labels.append(f"sheets {len(cur.sheets)}/{n0}")

@@ -102,6 +102,19 @@ def geojson(level: str) -> dict:
     return _geojson(str(d.path), d.build_id, queries.check_level(level))
 
 
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _geojson_url(path: str, build_id: str, level: str) -> str:
+    from lmi.charts import geojson_data_url
+
+    return geojson_data_url(_geojson(path, build_id, level))
+
+
+def geojson_url(level: str) -> str:
+    """The map outlines of ``level`` as a data: URL string for plotly's ``geojson`` (see charts)."""
+    d = db()
+    return _geojson_url(str(d.path), d.build_id, queries.check_level(level))
+
+
 class Lookups:
     """Read-only labels and allow-lists derived once per database build (shared across sessions)."""
 
@@ -275,7 +288,6 @@ def start(pages: dict[str, Any], current: Any) -> state.ViewState:
     (switching to the page it names), keep the view valid, draw the sidebar, apply presentation CSS,
     show notices about ignored URL parameters and write the view back to the URL."""
     slug = next((s for s, p in pages.items() if p is current or p.url_path == current.url_path), "profile")
-    print("DEBUG", repr(current.url_path), current.title, [(s, p.url_path) for s,p in pages.items()])
     cat = catalog()
     cat.pages = tuple(pages)
     if VIEW not in st.session_state:
@@ -304,6 +316,10 @@ def _area_label(code: str) -> str:
     return lookups().labels.get(code, code)
 
 
+def _labeller(mapping: dict) -> Callable[[Any], str]:
+    return lambda key: str(mapping.get(key, key))
+
+
 def sidebar(v: state.ViewState, cat: state.Catalog) -> None:
     """The shared sidebar: area level and area, comparators, topic and measure, period, breakdown,
     presentation switch."""
@@ -316,11 +332,12 @@ def sidebar(v: state.ViewState, cat: state.Catalog) -> None:
         st.markdown("### Area")
         bound(st.selectbox, "level", "Area level", v.level, options=list(cat.levels),
               format_func=lambda lv: LEVEL_LABELS.get(lv, lv))
+        area_label = _labeller(lk.labels)
         bound(st.selectbox, "area", "Area (type a name or code)", v.area, options=cat.areas_at(v.level),
-              format_func=_area_label, placeholder="Search by name or code")
+              format_func=area_label, placeholder="Search by name or code")
         bound(st.multiselect, "comparators", f"Compare with (up to {state.MAX_COMPARATORS})",
               list(v.comparators or ()), options=[c for c in lk.compare_options if c != v.area],
-              format_func=_area_label, max_selections=state.MAX_COMPARATORS,
+              format_func=area_label, max_selections=state.MAX_COMPARATORS,
               help="England and the area's region are offered by default.")
         st.markdown("### Measure")
         topic = cat.measures.get(v.measure, topics[0] if topics else None)

@@ -38,7 +38,7 @@ if use_hex:
                          selected=v.area if v.level == "lad" else None)
 else:
     bbox, outline = ui.map_zoom(v)
-    fig = charts.choropleth(frame, ui.geojson(level), title=title, legend_title=legend, bbox=bbox, highlight=outline)
+    fig = charts.choropleth(frame, ui.geojson_url(level), title=title, legend_title=legend, bbox=bbox, highlight=outline)
 
 ui.chart(fig, key="map_click", table=charts.table_view(frame, unit), source=ui.source_line(v.measure),
          subtitle=f"{ui.area_name(v.area)}, {v.period}", on_select=ui.select_from_chart("map_click"))

@@ -117,3 +117,24 @@ def test_count_rollups_reconcile_with_their_lads(built_db):
         assert n_missing == 1 and status == "partial"
     finally:
         con.close()
+
+
+def test_snpp_and_census_figures_equal_the_official_files(built_db, sources_dir):
+    with open(sources_dir / "population/ons_snpp2018_principal_sex_age_bands_2018-2043_lad23_via_strategy-unit.csv",
+              encoding="utf-8") as fh:
+        rows = {(r["area_code"], r["sex"], r["age_band"]): r for r in csv.DictReader(fh)}
+    for code, band, measure, year in (("E07000123", "16-64", "snpp_pop_16_64", "2035"),
+                                      ("E06000008", "All ages", "snpp_pop_all_ages", "2043"),
+                                      ("E09000033", "65+", "snpp_pop_65_plus", "2030"),
+                                      ("E92000001", "All ages", "snpp_pop_all_ages", "2018"),
+                                      ("E10000017", "0-15", "snpp_pop_0_15", "2025")):
+        assert _fact(built_db, measure, code, year)[0] == float(rows[(code, "Persons", band)][year])
+    import openpyxl
+
+    wb = openpyxl.load_workbook(sources_dir / "population/ons_census2021_how_the_population_changed_where_you_live_datadownload.xlsx",
+                                read_only=True)
+    cells = {r[0]: r for r in wb["Population change"].iter_rows(values_only=True) if r and r[0]}
+    for code, col, period in (("E92000001", 3, "Census 2021"), ("E12000002", 2, "Census 2011"),
+                              ("E06000008", 3, "Census 2021"), ("E09000001", 2, "Census 2011"),
+                              ("E08000016", 3, "Census 2021")):
+        assert _fact(built_db, "census_usual_residents", code, period)[0] == cells[code][col]

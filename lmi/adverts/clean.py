@@ -78,7 +78,8 @@ class Cleaner:
         if new:
             res = self.coder.classify(new)
             for k, c, m, conf in zip(new, res["code"], res["method"], res["confidence"]):
-                self._title_cache[k] = (self.unit_pos[c] if c else -1, SOC_METHODS.index(m) if m else -1, float(conf))
+                self._title_cache[k] = (self.unit_pos[c] if isinstance(c, str) else -1,
+                                        SOC_METHODS.index(m) if isinstance(m, str) else -1, float(conf))
         out = np.array([self._title_cache[k] for k in keys], dtype=np.float64).reshape(-1, 3)
         return out[:, 0].astype(np.int64), out[:, 1].astype(np.int64), out[:, 2]
 

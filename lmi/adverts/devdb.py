@@ -126,6 +126,9 @@ def build(sources_dir: Path, out: Path) -> Path:
             con.register("_df", df)
             con.execute(f"CREATE TABLE {name} AS SELECT * FROM _df")
             con.unregister("_df")
+        for t, c, typ in con.execute("SELECT table_name, column_name, data_type FROM information_schema.columns").fetchall():
+            if typ == '"NULL"' or typ == "NULL":
+                con.execute(f'ALTER TABLE {t} ALTER "{c}" TYPE {"BOOLEAN" if c == "higher_is_better" else "VARCHAR"}')
         con.execute("ALTER TABLE lad_boundaries ALTER geometry_wkb TYPE BLOB")
         con.execute("ALTER TABLE facts ALTER period_start TYPE DATE")
         con.execute("ALTER TABLE facts ALTER period_end TYPE DATE")

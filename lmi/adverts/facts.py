@@ -1,6 +1,7 @@
 """Turn the aggregates into canonical ``facts`` rows, with the dataset and measure records."""
 from __future__ import annotations
 
+import duckdb
 import numpy as np
 import pandas as pd
 
@@ -58,13 +59,13 @@ def _count_rows(base: pd.DataFrame, measure: str, lads: list[str], months: list[
                 labels: dict[str, str]) -> pd.DataFrame:
     """LAD rows for one count measure: total and the four SOC levels (zero-filled for total and major)."""
     frames = []
-    base = base.assign(soc_unit=base["soc_unit"].astype(object).where(base["soc_unit"].notna(), None))
+    unit = base["soc_unit"].astype(object).where(base["soc_unit"].notna(), None)
     full = pd.MultiIndex.from_product([lads, months], names=["lad_code", "month"])
     tot = base.groupby(["lad_code", "month"])["n"].sum().reindex(full, fill_value=0).reset_index()
     tot["breakdown_type"], tot["breakdown_code"] = "total", "total"
     frames.append(tot)
     for btype, width in SOC_LEVELS:
-        code = base["soc_unit"].map(lambda u, w=width: u[:w] if isinstance(u, str) else UNKNOWN)
+        code = pd.Series(unit, index=base.index).str[:width].fillna(UNKNOWN)
         g = base.assign(breakdown_code=code).groupby(["lad_code", "month", "breakdown_code"])["n"].sum()
         if btype == "soc2020_major":
             majors = sorted({c for c in labels if len(c) == 1}) + [UNKNOWN]
@@ -76,12 +77,12 @@ def _count_rows(base: pd.DataFrame, measure: str, lads: list[str], months: list[
     out = pd.concat(frames, ignore_index=True)
     out["measure"] = measure
     out["value"] = out["n"].astype(float)
-    return out.rename(columns={"lad_code": "area_code"}).assign(area_level="lad")
+    return out.drop(columns=["n"]).rename(columns={"lad_code": "area_code"}).assign(area_level="lad")
 
 
 def build_facts(agg: Aggregates, soc: pd.DataFrame, lads: list[str], membership: pd.DataFrame,
                 measures: pd.DataFrame | None = None) -> pd.DataFrame:
-    """LAD rows + rollups (lmi.pipeline.rollup) for the counts, and medians at every level."""
+    """LAD rows, rolled-up counts at LEP/LSIP/CA/region/England, and medians at every level."""
     labels = _labels(soc)
     cols = list(FACT_COLUMNS)
     if agg.first_month is None:
@@ -97,6 +98,7 @@ def build_facts(agg: Aggregates, soc: pd.DataFrame, lads: list[str], membership:
     counts["status"] = markers.OK
     counts["status_reason"] = None
     counts["derivation"] = "published"
+    rolled = rollup_counts(counts, membership)
     sal = agg.salary.copy()
     sal["month"] = pd.to_datetime(sal["month"])
     sal["measure"] = "feed_median_salary"
@@ -107,41 +109,68 @@ def build_facts(agg: Aggregates, soc: pd.DataFrame, lads: list[str], membership:
     sal["status_reason"] = np.where(few, "median of " + sal["n"].astype(str) + f" adverts with a salary (fewer than {MIN_SALARY_N})", None)
     sal["derivation"] = "published"
     sal["denominator"] = sal["n"].astype(float)
-    facts = pd.concat([counts, sal.drop(columns=["median"])], ignore_index=True)
+    facts = pd.concat([counts, rolled, sal.drop(columns=["median", "n"])], ignore_index=True)
     _period_columns(facts)
     facts["breakdown_label"] = _breakdown_labels(facts, labels)
     facts["dataset"] = DATASET_ID
     for c in cols:
         if c not in facts.columns:
             facts[c] = np.nan if c in ("ci_lower", "ci_upper", "numerator", "denominator") else None
-    facts = facts[cols]
-    facts["n_contributing"] = pd.array([None] * len(facts), dtype="Int64")
-    facts["n_missing"] = pd.array([None] * len(facts), dtype="Int64")
-    derived = rollup_counts(facts[facts["measure"] != "feed_median_salary"], membership, measures)
-    if derived is not None and len(derived):
-        facts = pd.concat([facts, derived[cols]], ignore_index=True)
-    return facts
+    facts["n_contributing"] = facts["n_contributing"].astype("Int64")
+    facts["n_missing"] = facts["n_missing"].astype("Int64")
+    return facts[cols]
 
 
-def rollup_counts(lad_facts: pd.DataFrame, membership: pd.DataFrame, measures: pd.DataFrame | None) -> pd.DataFrame | None:
-    """Counts rolled up with the lead's ``lmi.pipeline.rollup.rollup`` (None if it is not available)."""
+ROLLUP_LEVELS = ("lep", "lsip", "ca", "region", "england")
+
+_ROLLUP_SQL = """
+WITH mem AS (SELECT area_level, area_code, lad_code FROM membership WHERE area_level IN ({levels})),
+size AS (SELECT area_level, area_code, count(*) AS n_members FROM mem GROUP BY ALL)
+SELECT f.measure, m.area_level, m.area_code, f.month, f.breakdown_type, f.breakdown_code,
+       sum(f.value) AS value, any_value(f.unit) AS unit, any_value(s.n_members) AS n_contributing
+FROM counts f JOIN mem m ON m.lad_code = f.area_code
+     JOIN size s ON s.area_level = m.area_level AND s.area_code = m.area_code
+GROUP BY f.measure, m.area_level, m.area_code, f.month, f.breakdown_type, f.breakdown_code
+"""
+
+
+def rollup_counts(counts: pd.DataFrame, membership: pd.DataFrame, levels: tuple[str, ...] = ROLLUP_LEVELS) -> pd.DataFrame:
+    """Counts summed to ``levels`` (DuckDB). Same result as ``lmi.pipeline.rollup.rollup`` for complete
+    (zero-filled) rows: status 'ok', derivation 'summed', n_contributing = member LADs, n_missing 0.
+    For the sparse SOC breakdowns (a LAD row exists only where the count is above zero) a LAD without a
+    row had no such adverts, so the sum is complete too (the generic rollup would mark it 'partial')."""
+    con = duckdb.connect()
+    try:
+        con.execute("SET threads=2")
+        con.register("counts", counts[["measure", "area_code", "month", "breakdown_type", "breakdown_code", "value", "unit"]])
+        con.register("membership", membership)
+        out = con.execute(_ROLLUP_SQL.format(levels=", ".join(f"'{lv}'" for lv in levels))).df()
+    finally:
+        con.close()
+    out["status"] = markers.OK
+    out["status_reason"] = None
+    out["derivation"] = "summed"
+    out["n_missing"] = 0
+    return out
+
+
+def rollup_with_lead(lad_facts: pd.DataFrame, membership: pd.DataFrame) -> pd.DataFrame | None:
+    """The lead's generic ``lmi.pipeline.rollup.rollup`` on canonical LAD rows (for cross-checks)."""
     try:
         from lmi.pipeline.rollup import rollup
     except ImportError:
         return None
-    if measures is None:
-        measures = pd.DataFrame([m.as_row() for m in measure_infos()])
-    out = rollup(facts=lad_facts, measures=measures, membership=membership)
-    out["dataset"] = DATASET_ID
-    return out
+    measures = pd.DataFrame([m.as_row() for m in measure_infos()])
+    return rollup(facts=lad_facts, measures=measures, membership=membership)
 
 
 def _period_columns(facts: pd.DataFrame) -> None:
-    months = pd.Series(facts["month"].unique())
+    months = pd.to_datetime(pd.Series(facts["month"].unique()))
     info = {m: month_period(m.year, m.month) for m in months}
-    facts["period"] = facts["month"].map(lambda m: info[m][0])
-    facts["period_start"] = facts["month"].map(lambda m: pd.Timestamp(info[m][1]))
-    facts["period_end"] = facts["month"].map(lambda m: pd.Timestamp(info[m][2]))
+    month = pd.to_datetime(facts["month"])
+    facts["period"] = month.map({m: v[0] for m, v in info.items()})
+    facts["period_start"] = month.map({m: pd.Timestamp(v[1]) for m, v in info.items()})
+    facts["period_end"] = month.map({m: pd.Timestamp(v[2]) for m, v in info.items()})
     facts.drop(columns=["month"], inplace=True)
 
 

@@ -138,7 +138,7 @@ def place_vocab(con: duckdb.DuckDBPyConnection, codes: np.ndarray, rng: np.rando
     ambiguous = sorted(set(wards.loc[wards["k"].map(n_lads).gt(1) & ~wards["k"].isin(lad_keys), "ward_name"]))
     name = dict(zip(lads["lad_code"], lads["lad_name"]))
     strings: list[str] = []
-    per_lad: list[np.ndarray] = []
+    per_lad: list[tuple[int, int]] = []
     for code in codes:
         start = len(strings)
         strings.append(name[code])
@@ -148,12 +148,13 @@ def place_vocab(con: duckdb.DuckDBPyConnection, codes: np.ndarray, rng: np.rando
         uniq = unique[unique["lad_code"] == code]["ward_name"].tolist()
         for wname in rng.choice(uniq, size=min(5, len(uniq)), replace=False) if uniq else []:
             strings.append(str(wname))
-        per_lad.append(np.arange(start, len(strings)))
+        per_lad.append((start, len(strings) - start))
     amb_start = len(strings)
     strings += ambiguous
     out_start = len(strings)
     strings += OUTSIDE_PLACES
-    return {"strings": strings, "per_lad": per_lad, "ambiguous": np.arange(amb_start, out_start),
+    return {"strings": strings, "start": np.array([p[0] for p in per_lad]), "count": np.array([p[1] for p in per_lad]),
+            "ambiguous": np.arange(amb_start, out_start),
             "outside": np.arange(out_start, len(strings))}
 
 
@@ -172,8 +173,10 @@ def sample_points(geoms: np.ndarray, counts: np.ndarray, rng: np.random.Generato
         need, got = int(counts[i]), 0
         while got < need:
             m = int((need - got) / frac * 1.2) + 16
-            x = rng.uniform(x0, x1, m)
-            y = rng.uniform(y0, y1, m)
+            # rounded to the 6 decimals written to the feed before testing, so a point near a border
+            # cannot cross it when written
+            x = np.round(rng.uniform(x0, x1, m), 6)
+            y = np.round(rng.uniform(y0, y1, m), 6)
             ok = shapely.contains_xy(g, x, y)
             k = min(int(ok.sum()), need - got)
             lon[pos[i] + got:pos[i] + got + k] = x[ok][:k]
@@ -251,8 +254,9 @@ def generate(rows: int, seed: int, out: str | Path, db: str | Path, start: str =
     idx = np.nonzero(by_place)[0]
     choice = rng.random(len(idx))
     lad_of = base["lad"][idx]
-    base["loc"][idx] = [places["per_lad"][l][0] if c < 0.6 else rng.choice(places["per_lad"][l])
-                        for l, c in zip(lad_of, choice)]
+    # 60% the LAD name (first string of the LAD's block), else any string of the block
+    pick = np.floor(rng.random(len(idx)) * places["count"][lad_of]).astype(np.int64)
+    base["loc"][idx] = places["start"][lad_of] + np.where(choice < 0.6, 0, pick)
     counts = np.bincount(base["lad"][~by_place], minlength=len(codes))
     lon_s, lat_s, lad_s = sample_points(geoms, counts, rng)
     base["lon"] = np.full(B, np.nan)
@@ -289,8 +293,8 @@ def generate(rows: int, seed: int, out: str | Path, db: str | Path, start: str =
         sl = slice(s, s + n)
         if reason == geo.REASON_OFFSHORE:
             box = np.array(OFFSHORE_BOXES)[rng.integers(0, len(OFFSHORE_BOXES), n)]
-            solo["lon"][sl] = rng.uniform(box[:, 0], box[:, 2])
-            solo["lat"][sl] = rng.uniform(box[:, 1], box[:, 3])
+            solo["lon"][sl] = np.round(rng.uniform(box[:, 0], box[:, 2]), 6)
+            solo["lat"][sl] = np.round(rng.uniform(box[:, 1], box[:, 3]), 6)
         elif reason == geo.REASON_POSTCODE:
             solo["postcode"][sl] = rng.integers(0, 500, n)
         elif reason == geo.REASON_AMBIGUOUS:
@@ -305,8 +309,8 @@ def generate(rows: int, seed: int, out: str | Path, db: str | Path, start: str =
     allrows = {k: v[perm] for k, v in allrows.items()}
     # ---- per-row salary and closing date
     unit = titles["unit"].to_numpy()
-    major = np.array([u[0] for u in unit])[allrows["title"]]
-    annual = np.vectorize(MAJOR_SALARY.get)(major) * rng.lognormal(0, 0.25, N)
+    major_pay = np.array([MAJOR_SALARY[u[0]] for u in unit], dtype=float)
+    annual = major_pay[allrows["title"]] * rng.lognormal(0, 0.25, N)
     periods = np.array(["annual", "hourly", "daily", "monthly", "weekly", ""], dtype=object)
     per = rng.choice(len(periods), size=N, p=[0.55, 0.25, 0.05, 0.05, 0.05, 0.05])
     factor = np.array([S.SALARY_FACTORS.get(p, 1.0) for p in periods])[per]
@@ -344,15 +348,15 @@ def generate(rows: int, seed: int, out: str | Path, db: str | Path, start: str =
             "closing_date": pa.array(closing[a:b].astype("datetime64[D]"), mask=~has_close[a:b]),
             "title": pc.take(title_strings, pa.array(tix)),
             "employer": employer,
-            "latitude": pa.array(np.round(r["lat"], 6), mask=np.isnan(r["lat"])),
-            "longitude": pa.array(np.round(r["lon"], 6), mask=np.isnan(r["lon"])),
+            "latitude": pa.array(r["lat"], mask=np.isnan(r["lat"])),
+            "longitude": pa.array(r["lon"], mask=np.isnan(r["lon"])),
             "postcode": pc.take(pc_strings, pa.array(np.where(r["postcode"] < 0, 0, r["postcode"]), mask=r["postcode"] < 0)),
             "location": pc.take(loc_strings, pa.array(np.where(r["loc"] < 0, 0, r["loc"]), mask=r["loc"] < 0)),
             "soc2020": pc.take(unit_strings, pa.array(r["title"], mask=~r["soc"])),
             "salary_min": pa.array(smin[a:b], mask=~sal_ok),
             "salary_max": pa.array(smax[a:b], mask=~sal_ok | np.isnan(smax[a:b])),
-            "salary_period": pa.array(periods[per[a:b]].tolist(), type=pa.string(),
-                                      mask=~sal_ok | (per[a:b] == len(periods) - 1)),
+            "salary_period": pc.take(pa.array(list(periods), type=pa.string()),
+                                     pa.array(per[a:b], mask=~sal_ok | (per[a:b] == len(periods) - 1))),
         }
         table = pa.table(cols)
         if csv_mode:

@@ -123,7 +123,7 @@ def recompute(con: duckdb.DuckDBPyConnection, db: Path, ref: Reference, window_d
     seconds["dedupe+aggregate"] = time.perf_counter() - t
     t = time.perf_counter()
     measures = pd.DataFrame([m.as_row() for m in measure_infos()])
-    facts = build_facts(agg, ref.soc, ref.lads, ref.membership, measures)
+    facts = build_facts(agg, ref.soc, ref.lads, ref.membership)
     latest = facts["period"].iloc[facts["period_start"].argmax()] if len(facts) else None
     ds = pd.DataFrame([dataset_info(latest, files).as_row()])
     seconds["facts+rollup"] = time.perf_counter() - t

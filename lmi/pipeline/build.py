@@ -28,7 +28,7 @@ from lmi.geography.spine import Spine, build_spine
 from lmi.pipeline import checks, derived
 from lmi.pipeline.recast import recast_to_current
 from lmi.pipeline.rollup import rollup
-from lmi.schema import ALL_LEVELS, FACT_COLUMNS, STAGE_COLUMNS, DatasetInfo, MeasureInfo, StagedDataset
+from lmi.schema import ALL_LEVELS, FACT_COLUMNS, OGL, STAGE_COLUMNS, DatasetInfo, MeasureInfo, StagedDataset
 
 warnings.filterwarnings("ignore", module="openpyxl")
 
@@ -215,6 +215,7 @@ def build(sources: Path, out: Path, progress: Progress | None = None) -> BuildRe
     latest = facts.dropna(subset=["value"]).sort_values("period_end").groupby("dataset")["period"].last()
     for ds_id, info in datasets.items():
         info.latest_period = latest.get(ds_id)
+    datasets["ons_geography"] = geography_dataset(refs, sources)
     datasets_df = pd.DataFrame([d.as_row() for d in datasets.values()])
     for key, path in refs.items():
         report.files[str(path.relative_to(sources))] = f"reference:{key}"
@@ -256,6 +257,29 @@ def build(sources: Path, out: Path, progress: Progress | None = None) -> BuildRe
     if progress:
         progress("done", total, total)
     return report
+
+
+BOUNDARY_YEARS = {"lad23_boundaries": 2023, "lad22_boundaries": 2022, "lep_boundaries": 2021, "lsip_boundaries": 2023,
+                  "ca_boundaries": 2024, "country_boundaries": 2024, "region_boundaries": 2016, "uk_topojson": 2016}
+
+
+def geography_dataset(refs: dict[str, Path], sources: Path) -> DatasetInfo:
+    """Catalogue entry for the boundaries and lookups the spine and maps are built from."""
+    years = sorted({BOUNDARY_YEARS[k] for k in refs if k in BOUNDARY_YEARS})
+    return DatasetInfo(
+        id="ons_geography", title="ONS Open Geography boundaries (LAD May 2023 BUC, LEP 2021 BUC, ...) and lookups "
+                                  "(LAD to LSIP 2023, LAD to CA 2025, ward to LAD 2023, LAD 2011 to 2021, DfE hierarchy)",
+        publisher="Office for National Statistics (Open Geography Portal); Department for Education",
+        source_url="https://geoportal.statistics.gov.uk/", licence=OGL,
+        attribution="Source: Office for National Statistics licensed under the Open Government Licence v.3.0. "
+                    "Contains OS data © Crown copyright and database right " + ", ".join(str(y) for y in years),
+        regularity="annual", release_date="2023-05-01", topic="Population",
+        spatial_levels="LAD, LEP, LSIP, combined authority, region, England",
+        source_file="; ".join(sorted(str(p.relative_to(sources)) for p in refs.values())),
+        description="LAD polygons are the ultra-generalised (500 m) clipped BUC boundaries, coordinates rounded to "
+                    "4 decimal places for the map; higher-level outlines are dissolved from their member LADs.",
+        latest_period="2023",
+    )
 
 
 def _write(path: Path, spine: Spine, facts, measures_df, datasets_df, lad_b, area_b, tables, refs_df) -> None:
