@@ -147,8 +147,15 @@ def stage_all(sources: Path, spine: Spine, formats: dict[Path, object], progress
     for i, (path, mod) in enumerate(formats.items()):
         if progress:
             progress(f"staging {ctx.rel(path)}", offset + i, total)
-        raw = mod.read(path)
-        for ds in mod.stage(raw, path, ctx):
+        try:
+            raw = mod.read(path)
+            datasets = list(mod.stage(raw, path, ctx))
+        except LmiError:
+            raise
+        except Exception as exc:  # a format let a parser/decoder error escape: report it as a SourceError
+            raise SourceError(ctx.rel(path), f"could not be read as {mod.NAME}: {type(exc).__name__}: {exc}",
+                              expected=f"the layout of {mod.NAME}") from exc
+        for ds in datasets:
             frames.append(_validate_stage(ds, ctx, spine))
             staged.append(ds)
     return staged, frames
@@ -208,6 +215,11 @@ def build(sources: Path, out: Path, progress: Progress | None = None) -> BuildRe
     facts = recast_to_current(facts, measures_df, spine.current_code)
     tick("rolling up to LEP, LSIP, CA, region, England")
     facts = pd.concat([facts, rollup(facts, measures_df, spine.membership)], ignore_index=True)
+    above = derived.per_resident_above_lad(facts, measures)
+    if len(above):
+        key = ["measure", "area_code", "period", "breakdown_type", "breakdown_code"]
+        drop = facts[key].merge(above[key], on=key, how="left", indicator=True)["_merge"].eq("both").to_numpy()
+        facts = pd.concat([facts[~drop], above], ignore_index=True)
     facts = facts[list(FACT_COLUMNS)].sort_values(
         ["measure", "area_level", "area_code", "breakdown_type", "breakdown_code", "period_start"]).reset_index(drop=True)
 
