@@ -9,25 +9,25 @@ import streamlit as st
 
 from lmi import ui
 
-st.set_page_config(page_title="Local labour market intelligence (England)", page_icon=":material/insights:",
-                   layout="wide", initial_sidebar_state="expanded")
+st.set_page_config(page_title="Local labour market intelligence (England)", layout="wide",
+                   initial_sidebar_state="expanded")
 
 HERE = Path(__file__).parent
-# url_path values must differ from the file names in pages/: Streamlit's legacy pages/ folder discovery
-# would otherwise run a page file directly (without this script, so without the sidebar and state).
+# Streamlit's legacy pages/ folder discovery runs a page file directly when its URL is loaded (e.g. /map);
+# lmi.ui.view() notices and runs this script around it (lmi.ui.ensure_shell).
 PAGES = {
-    "profile": st.Page("pages/area_profile.py", title="Area profile", icon=":material/home:", url_path="profile",
+    "profile": st.Page("pages/area_profile.py", title="Area profile", url_path="profile",
                        default=True),
-    "map": st.Page("pages/map.py", title="Map", icon=":material/map:", url_path="maps"),
-    "time_series": st.Page("pages/time_series.py", title="Time series", icon=":material/show_chart:",
-                           url_path="trends"),
-    "download": st.Page("pages/download.py", title="Data download", icon=":material/download:",
-                        url_path="data"),
-    "sources": st.Page("pages/sources.py", title="Sources", icon=":material/menu_book:", url_path="catalogue"),
+    "map": st.Page("pages/map.py", title="Map", url_path="map"),
+    "time_series": st.Page("pages/time_series.py", title="Time series",
+                           url_path="time_series"),
+    "download": st.Page("pages/download.py", title="Data download",
+                        url_path="download"),
+    "sources": st.Page("pages/sources.py", title="Sources", url_path="sources"),
 }
 if (HERE / "pages" / "career_clusters.py").is_file():
     PAGES["career_clusters"] = st.Page("pages/career_clusters.py", title="Career clusters",
-                                       icon=":material/work:", url_path="careers")
+                                       url_path="career_clusters")
 
 current = st.navigation(list(PAGES.values()))
 ui.start(PAGES, current)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -46,8 +46,21 @@ def chart_title(what: str, where: str, when: str | None) -> str:
     return ", ".join(p for p in (what, where, when) if p)
 
 
+def wrap_title(title: str, width: int = 95) -> str:
+    """Break a long title into lines (plotly titles do not wrap by themselves)."""
+    import textwrap
+
+    return "<br>".join(textwrap.wrap(title, width)) if len(title) > width else title
+
+
+def legend_title(label: str, unit: str) -> str:
+    """A colour-bar title short enough to fit: 'label (unit)', or just the unit for long labels."""
+    full = axis_title(label, unit)
+    return full if len(full) <= 32 else (unit or label[:32])
+
+
 def _layout(fig: go.Figure, title: str, height: int) -> go.Figure:
-    fig.update_layout(title=dict(text=title, x=0, xanchor="left", font=dict(size=18)), template="plotly_white",
+    fig.update_layout(title=dict(text=wrap_title(title), x=0, xanchor="left", font=dict(size=18)), template="plotly_white",
                       font=FONT, height=height, margin=dict(l=10, r=10, t=60, b=10), hoverlabel=dict(font_size=14),
                       legend=dict(orientation="h", yanchor="top", y=-0.08, x=0))
     return fig
@@ -124,14 +137,14 @@ def choropleth(frame: pd.DataFrame, geojson: dict | str, *, title: str, legend_t
     geo = dict(visible=False, projection_type="mercator", bgcolor="rgba(0,0,0,0)")
     if bbox is not None:
         lon0, lat0, lon1, lat1 = bbox
-        pad_lon, pad_lat = max(0.15, (lon1 - lon0) * 0.08), max(0.1, (lat1 - lat0) * 0.08)
+        pad_lon, pad_lat = max(0.2, (lon1 - lon0) * 0.25), max(0.15, (lat1 - lat0) * 0.25)
         geo.update(lonaxis_range=[lon0 - pad_lon, lon1 + pad_lon], lataxis_range=[lat0 - pad_lat, lat1 + pad_lat])
     else:
         geo.update(fitbounds="locations")
     fig.update_geos(**geo)
     _layout(fig, title, height)
-    fig.update_layout(clickmode="event+select", dragmode=False, legend=dict(y=0.02, yanchor="bottom", x=0,
-                      bgcolor="rgba(255,255,255,0.85)", orientation="v"))
+    fig.update_layout(clickmode="event+select", dragmode=False, margin=dict(l=10, r=10, t=60, b=70),
+                      legend=dict(y=-0.01, yanchor="top", x=0, orientation="h", bgcolor="rgba(255,255,255,0)"))
     return fig
 
 
@@ -170,7 +183,7 @@ def hex_map(frame: pd.DataFrame, cells: pd.DataFrame, *, title: str, legend_titl
     fig.update_yaxes(visible=False)
     _layout(fig, title, height)
     fig.update_layout(clickmode="event+select", dragmode=False, plot_bgcolor="white",
-                      legend=dict(y=0.02, yanchor="bottom", x=0, orientation="v"))
+                      legend=dict(y=0.98, yanchor="top", x=0, orientation="v"))
     return fig
 
 
@@ -246,6 +259,7 @@ def line_chart(frame: pd.DataFrame, *, title: str, y_title: str, unit: str, deci
     if indexed:
         fig.add_hline(y=100, line_dash="dot", line_color="#5f5f5f")
     _layout(fig, title, height)
+    fig.update_layout(margin=dict(l=10, r=10, t=60, b=20), legend=dict(y=-0.2, yanchor="top"))
     fig.update_xaxes(title_text="Period (plotted at the middle of each period)", showgrid=True)
     fig.update_yaxes(title_text=y_title, rangemode="tozero" if not indexed else "normal")
     return fig

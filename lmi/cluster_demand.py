@@ -512,3 +512,20 @@ def step_estimates(d: ClusterDemand) -> pd.DataFrame:
                          "lq": math.nan, "status": markers.MISSING,
                          "status_reason": "no online job adverts published for this area", "note": ""})
     return pd.DataFrame(rows, columns=COMPARE_COLUMNS)
+
+
+def find_cluster(clusters: Sequence[Cluster], text: object) -> Cluster | None:
+    """The cluster a URL value names: its id or its name, ignoring case, spaces, '-' and '_' and an 'and'
+    (so 'health_social_care', 'health-and-social-care' and 'Health and social care' all match); None if none."""
+    if not isinstance(text, str) or not text.strip():
+        return None
+
+    def norm(s: str) -> str:
+        words = [w for w in "".join(ch if ch.isalnum() else " " for ch in s.lower()).split() if w != "and"]
+        return "_".join(words)
+
+    key = norm(text)
+    for c in clusters:
+        if key in (norm(c.id), norm(c.name)):
+            return c
+    return None

@@ -13,6 +13,8 @@ the staged output the way the build does, and classifies the outcome:
 - ``not_recognised``  no format detects the file any more (the build lists it as unrecognised);
 - ``poor_message``    an LmiError that does not name the file or the expected form (a failure);
 - ``invalid_load``    staged without error but the output breaks an invariant (a failure);
+- ``changed_load``    a meaning-preserving mutation (blank rows, padded cells, an extra sheet, CRLF line
+                      ends) loaded without error but gave different facts from the unmutated file (a failure);
 - ``crashed``         any other exception, i.e. a traceback (a failure).
 
 Random choices go through a *chooser* (``choice``, ``randint``, ``random``): ``random.Random`` in the
@@ -41,13 +43,16 @@ import pandas as pd
 from lmi import markers
 from lmi.errors import LmiError, SourceError
 from lmi.formats import format_modules
-from lmi.formats.base import StageContext
+from lmi.pipeline.build import stage_all
 from lmi.schema import STAGE_COLUMNS
 
 warnings.filterwarnings("ignore", module="openpyxl")
 
-OUTCOMES = ("loaded", "rejected", "not_recognised", "poor_message", "invalid_load", "crashed", "timeout")
-FAILURES = ("poor_message", "invalid_load", "crashed", "timeout")
+OUTCOMES = ("loaded", "rejected", "not_recognised", "poor_message", "invalid_load", "changed_load", "crashed",
+            "timeout")
+FAILURES = ("poor_message", "invalid_load", "changed_load", "crashed", "timeout")
+# Mutations that do not change what the file says: a load must give exactly the unmutated file's facts.
+NEUTRAL_KINDS = ("blank_rows", "whitespace_pad", "extra_sheet", "line_endings")
 DATA_SUFFIXES = (".csv", ".xlsx", ".json", ".geojson", ".topojson")
 CODE_RE = re.compile(r"^[EWSNK]\d{8}$")
 XLSX_CELL_MAX = 32767
@@ -278,8 +283,8 @@ def _loc(doc: Doc, rows: list, i: int, j: int) -> str:
 # --- mutations ---------------------------------------------------------------------------------
 # Each takes (doc, chooser, ctx) and returns a description, or None when it does not apply.
 
-TEXT_IN_NUMBER = ("abc", "12,3,4", "1 234", "12%%", "£5", "1e", "NaN?", "null", "None", "TRUE", "1.2.3",
-                  "five", "0x1F", "12-13", "n/a", "—", "١٢٣", "1_000", "+-1", "[1]")
+TEXT_IN_NUMBER = ("abc", "12,3,4", "1 234", "12%", "£5", "1e", "NaN?", "null", "None", "TRUE", "1.2.3",
+                  "five", "0x1F", "12-13", "n/a", "—", "1_000", "+-1", "[1]")
 MARKERS_EXTRA = ("*", "!", "~", "x", "..", "-", "c", "u", "**", "[c]", "[x]", "[z]", "z", ":", "N/A", "n/a", "#",
                  "—", "–", "?", "<5", "low", "[low]", ".", " ", "", "[u]", "***", "x ", " *", "S", "DK", "#N/A",
                  "#DIV/0!", "#REF!", "NULL")
@@ -745,6 +750,47 @@ def mutate(base: Doc, ch: Chooser, ctx: "CaseContext", kind: str | None = None, 
     return doc, done
 
 
+def is_neutral(mutations: list[str]) -> bool:
+    """True when ``mutations`` (descriptions from :func:`mutate`) is one meaning-preserving mutation."""
+    if len(mutations) != 1:
+        return False
+    kind, _, desc = mutations[0].partition(": ")
+    if kind == "line_endings":
+        return desc.endswith(("crlf", "cr"))
+    if kind == "extra_sheet":
+        return not desc.endswith("position 1")  # some formats read the first sheet by position
+    return kind in NEUTRAL_KINDS and " n/a -> " not in desc
+
+
+def fingerprint(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Key, value and status of staged rows, sorted: what a meaning-preserving mutation must not change."""
+    cols = ["measure", "area_code", "period", "breakdown_type", "breakdown_code", "value", "status"]
+    if not frames:
+        return pd.DataFrame(columns=cols)
+    f = pd.concat([x[cols] for x in frames if len(x)], ignore_index=True) if any(len(x) for x in frames) \
+        else pd.DataFrame(columns=cols)
+    return f.sort_values(cols[:5]).reset_index(drop=True)
+
+
+def first_difference(a: pd.DataFrame, b: pd.DataFrame) -> str | None:
+    """None when the fingerprints match, else a description of the first difference."""
+    key = ["measure", "area_code", "period", "breakdown_type", "breakdown_code"]
+    m = a.merge(b, on=key, how="outer", suffixes=("_before", "_after"), indicator=True)
+    gone, new = m[m["_merge"] == "left_only"], m[m["_merge"] == "right_only"]
+    if len(gone):
+        return f"{len(gone)} rows silently dropped, e.g. {tuple(gone.iloc[0][key])}"
+    if len(new):
+        return f"{len(new)} rows appeared, e.g. {tuple(new.iloc[0][key])}"
+    both = m[m["_merge"] == "both"]
+    va, vb = both["value_before"].astype(float), both["value_after"].astype(float)
+    diff = ~((va == vb) | (va.isna() & vb.isna())) | (both["status_before"] != both["status_after"])
+    if diff.any():
+        r = both[diff].iloc[0]
+        return (f"{int(diff.sum())} values changed, e.g. {tuple(r[key])}: {r['value_before']!r}/{r['status_before']} "
+                f"-> {r['value_after']!r}/{r['status_after']}")
+    return None
+
+
 # --- running a case ----------------------------------------------------------------------------
 
 @dataclass
@@ -794,6 +840,8 @@ class Outcome:
     seconds: float = 0.0
     has_row: bool = False
     has_column: bool = False
+    escaped: str = ""           # '<format>: <exception type>' when the build's safety net converted it
+    facts: pd.DataFrame | None = None   # fingerprint of the loaded rows (only when asked for)
 
     def summary(self) -> str:
         return f"[{self.status}] {self.file} ({self.fmt}) <- {'; '.join(self.mutations)}: {self.message[:300]}"
@@ -811,13 +859,10 @@ def detect(path: Path) -> tuple[Any, list[str]]:
     return None, raised
 
 
-def check_staged(ds: Any, ctx: StageContext, geo: Any) -> pd.DataFrame:
-    """The build's own validation of one staged dataset, plus invariants every loaded file must meet."""
-    from lmi.pipeline.build import _validate_stage
-
-    f = _validate_stage(ds, ctx, geo)
+def check_frame(f: pd.DataFrame) -> None:
+    """Invariants every loaded file's validated rows must meet (beyond the build's own validation)."""
     if len(f) == 0:
-        return f
+        return
     problems = []
     v = pd.to_numeric(f["value"], errors="coerce")
     if np.isinf(v).any():
@@ -833,14 +878,14 @@ def check_staged(ds: Any, ctx: StageContext, geo: Any) -> pd.DataFrame:
         problems.append("missing period start/end")
     elif (f["period_start"] > f["period_end"]).any():
         problems.append("period start after period end")
-    if f["area_code"].isna().any() or (f["area_code"].astype(str).str.strip() != f["area_code"].astype(str)).any():
+    codes = f["area_code"]
+    if codes.isna().any() or (codes.astype(str).str.strip() != codes.astype(str)).any():
         problems.append("area code missing or padded")
     missing = [c for c in STAGE_COLUMNS if c not in f.columns]
     if missing:
         problems.append(f"missing columns {missing}")
     if problems:
         raise _Invalid("; ".join(problems))
-    return f
 
 
 class _Invalid(Exception):
@@ -874,15 +919,19 @@ def classify_error(exc: BaseException, path: Path) -> tuple[str, str]:
     return "crashed", f"{type(exc).__name__}: {exc}"
 
 
-def run_case(doc: Doc, mutations: list[str], cctx: CaseContext, rel_dir: str = "case") -> Outcome:
-    """Write ``doc`` into a fresh folder under the scratch sources, detect, read, stage, validate, classify."""
+def run_case(doc: Doc, mutations: list[str], cctx: CaseContext, rel_dir: str = "case",
+             expect: pd.DataFrame | None = None, keep_facts: bool = False) -> Outcome:
+    """Write ``doc`` into a fresh folder under the scratch sources, detect, read, stage, validate, classify.
+
+    ``expect``: the unmutated file's :func:`fingerprint`; when given and the mutations are meaning-preserving
+    (:func:`is_neutral`), a load must reproduce it exactly.
+    """
     cctx.n += 1
     folder = cctx.scratch / f"{rel_dir}{cctx.n}"
     if folder.exists():
         shutil.rmtree(folder)
     t0 = time.perf_counter()
     path = doc.write(folder)
-    ctx = StageContext(sources_dir=cctx.scratch, geo=cctx.geo)
     out = Outcome(status="crashed", fmt=None, file=doc.name, mutations=mutations)
     try:
         mod, raised = detect(path)
@@ -893,17 +942,29 @@ def run_case(doc: Doc, mutations: list[str], cctx: CaseContext, rel_dir: str = "
             return out
         out.fmt = mod.NAME
         try:
-            staged = mod.stage(mod.read(path), path, ctx)
-            n = 0
-            for ds in staged:
-                n += len(check_staged(ds, ctx, cctx.geo))
-            out.status, out.rows = "loaded", n
+            # the build's own staging step for one file: read + stage + the build's validation
+            _, frames = stage_all(cctx.scratch, cctx.geo, {path: mod})
+            for f in frames:
+                check_frame(f)
+            out.status, out.rows = "loaded", int(sum(len(f) for f in frames))
+            if keep_facts or (expect is not None and is_neutral(mutations)):
+                out.facts = fingerprint(frames)
+            if expect is not None and is_neutral(mutations):
+                diff = first_difference(expect, out.facts)
+                if diff:
+                    out.status, out.message = "changed_load", diff
+                out.facts = out.facts if keep_facts else None
         except _Invalid as exc:
             out.status, out.message = "invalid_load", str(exc)
         except Exception as exc:  # noqa: BLE001 - classifying everything is the point
             out.status, out.message = classify_error(exc, path)
             if isinstance(exc, SourceError):
                 out.has_row, out.has_column = exc.row is not None, exc.column is not None
+            cause = exc.__cause__
+            if isinstance(exc, SourceError) and cause is not None and not isinstance(cause, LmiError):
+                # rejected only by the build's safety net: the format module itself let this escape
+                out.escaped = f"{mod.NAME}: {type(cause).__name__}"
+                out.detail = "".join(traceback.format_exception(cause, limit=-4))
             if out.status == "crashed":
                 out.detail = traceback.format_exc(limit=-6)
         return out
@@ -923,6 +984,7 @@ class Base:
     doc: Doc
     shrink: str          # how it was shrunk ('none', 'rows 300+30', 'sheets 12', ...)
     seconds: float       # time to stage the unmutated base
+    facts: pd.DataFrame | None = None   # fingerprint of the unmutated base's staged rows
 
 
 def _shrunk(doc: Doc, head: int, tail: int) -> Doc:
@@ -949,25 +1011,27 @@ def prepare_base(path: Path, sources_dir: Path, cctx: CaseContext, prune_sheets:
     if doc.kind == "bytes":
         return Base(rel, mod.NAME, doc, "none (bytes)", 0.0)
 
-    def stages(d: Doc) -> Outcome:
-        return run_case(d, ["identity"], cctx, rel_dir="base")
+    def stages(d: Doc, keep: bool = False) -> Outcome:
+        return run_case(d, ["identity"], cctx, rel_dir="base", keep_facts=keep)
 
-    labels = []
-    cur = doc
+    def clean(o: Outcome) -> bool:
+        return o.status == "loaded" and o.fmt == mod.NAME
+
+    labels: list[str] = []
+    cur, best = doc, None
     for head, tail in ((300, 30), (1500, 30)):
         cand = _shrunk(doc, head, tail)
         if _same_shape(cand, doc):
             break
-        o = stages(cand)
-        if o.status == "loaded" and o.fmt == mod.NAME:
+        o = stages(cand, keep=True)
+        if clean(o):
             cur, best = cand, o
             labels.append(f"rows {head}+{tail}")
             break
-    else:
-        cand = None
-    best = stages(cur)
-    if not (best.status == "loaded" and best.fmt == mod.NAME):
-        raise RuntimeError(f"the unmutated copy of {rel} does not stage cleanly: {best.summary()}")
+    if best is None:
+        best = stages(cur, keep=True)
+        if not clean(best):
+            raise RuntimeError(f"the unmutated copy of {rel} does not stage cleanly: {best.summary()}")
     if prune_sheets and cur.kind == "xlsx" and len(cur.sheets) > 8:
         n0 = len(cur.sheets)
         size = max(1, -(-n0 // 6))
@@ -975,14 +1039,14 @@ def prepare_base(path: Path, sources_dir: Path, cctx: CaseContext, prune_sheets:
         while i < len(cur.sheets) and len(cur.sheets) - size >= 8:
             cand = cur.copy()
             del cand.sheets[i:i + size]
-            o = stages(cand)
-            if o.status == "loaded" and o.fmt == mod.NAME:
+            o = stages(cand, keep=True)
+            if clean(o):
                 cur, best = cand, o
                 continue
             i += size
         if len(cur.sheets) < n0:
             labels.append(f"sheets {len(cur.sheets)}/{n0}")
-    return Base(rel, mod.NAME, cur, ", ".join(labels) or "none", best.seconds)
+    return Base(rel, mod.NAME, cur, ", ".join(labels) or "none", best.seconds, best.facts)
 
 
 def _same_shape(a: Doc, b: Doc) -> bool:

@@ -19,16 +19,18 @@ class TileSpec:
     measure: str
     label: str
     note: str = ""
+    sum_breakdown: str | None = None   # no all-categories total published: show the sum of this breakdown
 
 
 TILES: tuple[TileSpec, ...] = (
-    TileSpec("adverts", "datahub_job_adverts", "Online job adverts"),
-    TileSpec("adverts_rate", "adverts_per_1000_pop_16_64", "Job adverts per 1,000 residents aged 16–64"),
-    TileSpec("claimant", "els_claimant_count", "Claimant rate (16–64)"),
+    TileSpec("adverts", "datahub_job_adverts", "Online job adverts",
+             note="3-month average; sum of all SOC 2020 major groups", sum_breakdown="soc2020_major"),
+    TileSpec("adverts_rate", "adverts_per_1000_pop_16_64", "Adverts per 1,000 aged 16–64"),
+    TileSpec("claimant", "els_claimant_count", "Claimant rate"),
     TileSpec("employment", "els_employment_rate", "Employment rate (16–64)"),
-    TileSpec("level3", "els_level_3_or_above_qualifications", "Qualified to level 3 or above (16–64)"),
-    TileSpec("ssv", "ess_ssv_density", "Skill-shortage vacancies (% of vacancies)",
-             note="Employer Skills Survey: published for LEP areas only"),
+    TileSpec("level3", "els_level_3_or_above_qualifications", "Level 3+ qualified (16–64)"),
+    TileSpec("ssv", "ess_ssv_density", "Skill-shortage vacancy density",
+             note="share of vacancies hard to fill for lack of skills; Employer Skills Survey"),
     TileSpec("pop", "pop_16_64", "Population aged 16–64"),
 )
 
@@ -58,6 +60,7 @@ class Tile:
     value: float | None = None
     unit: str = ""
     decimals: int = 0
+    aggregation: str = ""
     status: str | None = None
     status_reason: str | None = None
     ci: tuple[float, float] | None = None
@@ -73,11 +76,23 @@ class Tile:
 
     @property
     def value_text(self) -> str:
-        return fmt_value(self.value, self.unit, self.decimals)
+        """The value for the tile: percentages with '%', other units left to the caption."""
+        return fmt_value(self.value, self.unit if self.unit == "%" else "", self.decimals)
 
     @property
     def comparator_text(self) -> str:
         return fmt_value(self.comparator_value, self.unit, self.decimals)
+
+    @property
+    def is_count(self) -> bool:
+        """Counts (summed measures) are compared as a share of the comparator, not higher/lower."""
+        return self.aggregation == "sum"
+
+    @property
+    def share_of_comparator(self) -> float | None:
+        if self.value is None or not self.comparator_value:
+            return None
+        return self.value / self.comparator_value * 100
 
     @property
     def change_text(self) -> str | None:
@@ -139,10 +154,11 @@ def build_tile(spec: TileSpec, info: Mapping | None, series: pd.DataFrame | None
     if info is None:
         return Tile(spec.key, spec.label, spec.measure, False, note="not available in this database yet")
     tile = Tile(spec.key, spec.label, spec.measure, False, note=spec.note, unit=str(info.get("unit") or ""),
-                decimals=int(info.get("decimals") or 0))
+                decimals=int(info.get("decimals") or 0), aggregation=str(info.get("aggregation") or ""))
     if dataset is not None:
-        tile.source = str(dataset.get("attribution") or dataset.get("publisher") or "")
-        tile.release_date = dataset.get("release_date")
+        tile.source = str(dataset.get("publisher") or dataset.get("attribution") or "")
+        rel = dataset.get("release_date")
+        tile.release_date = str(rel) if isinstance(rel, str) and rel else None
     if shown is None:
         tile.note = "not published for this kind of area" + (f" ({spec.note})" if spec.note else "")
         return tile
@@ -200,7 +216,11 @@ def summary(area_name: str, tiles: Sequence[Tile]) -> list[str]:
             else:
                 s += f" ({fmt_change(t.change, t.unit, t.decimals)} since {t.previous_period})"
         if t.comparator_value is not None and t.comparator_name:
-            word = compare_word(t.value, t.comparator_value, t.ci, t.comparator_ci, t.decimals)
-            s += f", {word} {t.comparator_name} ({t.comparator_text})"
+            if t.is_count:
+                if t.share_of_comparator is not None:
+                    s += f", {t.share_of_comparator:.1f}% of the {t.comparator_name} total ({t.comparator_text})"
+            else:
+                word = compare_word(t.value, t.comparator_value, t.ci, t.comparator_ci, t.decimals)
+                s += f", {word} {t.comparator_name} ({t.comparator_text})"
         out.append(s + ".")
     return out

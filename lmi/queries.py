@@ -302,3 +302,48 @@ def default_period(db: Database, measure_id: str, level: str | None = None) -> s
         return None
     good = df[df["n"] >= 0.9 * df["n"].max()]
     return str(good.iloc[-1]["period"])
+
+
+def breakdown_sum_series(db: Database, measure_id: str, area_codes: Iterable[str], breakdown_type: str) -> pd.DataFrame:
+    """Per area and period, the sum over all codes of one breakdown type (for measures published without
+    an all-categories total, e.g. job adverts by SOC major group), in the time_series layout.
+
+    ``n_contributing``/``n_missing`` count the codes with and without a value; a sum with missing codes
+    has status 'partial' (it understates the total). Only for 'sum' measures (counts)."""
+    info = measure(db, measure_id)
+    if info["aggregation"] != "sum":
+        raise QueryError(f"measure {measure_id!r} is not a count: its breakdowns cannot be summed")
+    codes = [str(c) for c in area_codes]
+    return db.query("""
+        SELECT f.area_code, any_value(a.area_name) AS area_name, f.area_level, f.measure, f.period,
+               min(f.period_start) AS period_start, max(f.period_end) AS period_end,
+               'total' AS breakdown_type, 'sum' AS breakdown_code,
+               'Sum of ' || ? || ' groups' AS breakdown_label,
+               CASE WHEN count(f.value) = 0 THEN NULL ELSE sum(f.value) END AS value, any_value(f.unit) AS unit,
+               CASE WHEN count(f.value) = 0 THEN 'missing' WHEN count(f.value) < count(*) THEN 'partial'
+                    ELSE 'ok' END AS status,
+               CASE WHEN count(f.value) < count(*) THEN (count(*) - count(f.value)) || ' of ' || count(*) ||
+                    ' groups have no value (suppressed or missing)' END AS status_reason,
+               NULL::DOUBLE AS ci_lower, NULL::DOUBLE AS ci_upper, 'summed' AS derivation,
+               count(f.value) AS n_contributing, count(*) - count(f.value) AS n_missing,
+               any_value(f.dataset) AS dataset
+        FROM facts f JOIN geo_areas a ON a.area_code = f.area_code AND a.area_level = f.area_level
+        WHERE f.measure = ? AND f.breakdown_type = ? AND list_contains(?, f.area_code)
+        GROUP BY f.area_code, f.area_level, f.measure, f.period
+        ORDER BY array_position(?, f.area_code), min(f.period_start)""",
+                    [str(breakdown_type), measure_id, str(breakdown_type), codes, codes])
+
+
+def all_periods(db: Database) -> pd.DataFrame:
+    """Periods of every measure in one query (measure, period, start, end), each measure oldest first
+    (the same order as :func:`periods`)."""
+    return db.query("""SELECT measure, period, min(period_start) AS period_start, max(period_end) AS period_end
+                       FROM facts GROUP BY measure, period ORDER BY measure, min(period_start), period""")
+
+
+def all_breakdowns(db: Database) -> pd.DataFrame:
+    """Breakdowns of every measure in one query, in the order of :func:`breakdowns` within each measure."""
+    return db.query("""SELECT measure, breakdown_type, breakdown_code, any_value(breakdown_label) AS breakdown_label
+                       FROM facts GROUP BY measure, breakdown_type, breakdown_code
+                       ORDER BY measure, CASE WHEN breakdown_type = 'total' THEN 0 ELSE 1 END, breakdown_type,
+                                breakdown_code""")

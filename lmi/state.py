@@ -10,7 +10,7 @@ allow-lists, which the app builds from :mod:`lmi.queries` and tests can build by
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Callable, Mapping
 
 from lmi.schema import LEVELS

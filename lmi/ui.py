@@ -26,6 +26,8 @@ each widget is set from the view before it is drawn, and its ``on_change`` callb
 """
 from __future__ import annotations
 
+import runpy
+import sys
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -41,13 +43,19 @@ from lmi.schema import LEVEL_LABELS, TOPICS
 
 VIEW = "lmi_view"
 NOTICES = "lmi_notices"
-PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d", "autoScale2d"],
+# Plotly's geo charts fetch a base-map TopoJSON from a CDN even when no base layer is drawn; our maps draw
+# only our own GeoJSON, so point plotly at an empty topology (a data: URL; the '#' swallows the file name
+# plotly appends) and the page makes no outside request.
+EMPTY_TOPOJSON_URL = ("data:application/json;base64,"
+                      + __import__("base64").b64encode(b'{"type":"Topology","objects":{},"arcs":[]}').decode()
+                      + "#")
+PLOTLY_CONFIG = {"topojsonURL": EMPTY_TOPOJSON_URL, "displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d", "autoScale2d"],
                  "toImageButtonOptions": {"format": "png", "scale": 2}, "scrollZoom": False}
 _QUERY_FUNCS = frozenset({
     "measures", "measure", "areas", "resolve_area", "parents", "members", "default_comparators",
     "measure_levels", "periods", "latest_period", "breakdowns", "values", "level_values", "time_series",
     "breakdown_values", "headline", "lad_boundaries", "area_boundaries", "area_bbox", "catalogue",
-    "measure_summary", "export_rows", "default_period", "level_label",
+    "measure_summary", "export_rows", "default_period", "level_label", "breakdown_sum_series",
 })
 
 
@@ -130,21 +138,23 @@ class Lookups:
                                                                  self.areas[c]["area_name"]))
         ms = queries.measures(d, include_hidden=True)
         self.measures: dict[str, dict] = {r["id"]: r for r in ms.to_dict("records")}
-        self.periods: dict[str, list[str]] = {}
-        self.breakdowns: dict[str, list[tuple[str, str]]] = {}
-        self.breakdown_labels: dict[str, dict[str, str]] = {}
-        for m in self.measures:
-            self.periods[m] = queries.periods(d, m)["period"].astype(str).tolist()
-            b = queries.breakdowns(d, m)
-            self.breakdowns[m] = list(zip(b["breakdown_type"].astype(str), b["breakdown_code"].astype(str)))
-            self.breakdown_labels[m] = {f"{t}:{c}": ("Total" if t == "total" else str(lab)) for t, c, lab in
-                                        zip(b["breakdown_type"], b["breakdown_code"], b["breakdown_label"])}
+        self.periods: dict[str, list[str]] = {m: [] for m in self.measures}
+        for m, g in queries.all_periods(d).groupby("measure", sort=False):
+            self.periods[str(m)] = g["period"].astype(str).tolist()
+        self.breakdowns: dict[str, list[tuple[str, str]]] = {m: [] for m in self.measures}
+        self.breakdown_labels: dict[str, dict[str, str]] = {m: {} for m in self.measures}
+        for m, b in queries.all_breakdowns(d).groupby("measure", sort=False):
+            self.breakdowns[str(m)] = list(zip(b["breakdown_type"].astype(str), b["breakdown_code"].astype(str)))
+            self.breakdown_labels[str(m)] = {f"{t}:{c}": ("Total" if t == "total" else str(lab)) for t, c, lab in
+                                             zip(b["breakdown_type"], b["breakdown_code"], b["breakdown_label"])}
 
 
 def _label(r: dict) -> str:
     lvl = headlines.SHORT_LEVEL.get(r["area_level"], r["area_level"])
     code = r["area_code"]
-    return f"{r['area_name']} ({code})" if r["area_level"] == "lad" else f"{r['area_name']} — {lvl} ({code})"
+    if r["area_level"] in ("lad", "england"):
+        return f"{r['area_name']} ({code})"
+    return f"{r['area_name']} — {lvl} ({code})"
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -216,13 +226,37 @@ def catalog() -> state.Catalog:
 
 
 # --- view state ------------------------------------------------------------------------------------
+DASHBOARD = Path(__file__).resolve().parent.parent / "dashboard.py"
+
+
+def _in_shell() -> bool:
+    """True when this run is executing inside dashboard.py (its frame is on the call stack)."""
+    f = sys._getframe(1)
+    while f is not None:
+        name = f.f_code.co_filename
+        if name.endswith("dashboard.py") and Path(name).resolve() == DASHBOARD:
+            return True
+        f = f.f_back
+    return False
+
+
+def ensure_shell() -> None:
+    """Run the page inside dashboard.py. Streamlit's legacy ``pages/`` folder discovery runs a page
+    file directly when the URL names it (e.g. /map); then we run dashboard.py (which registers the
+    pages, draws the sidebar and runs this page through st.navigation) and stop the outer run."""
+    if not _in_shell():
+        runpy.run_path(str(DASHBOARD), run_name="__main__")
+        st.stop()
+
+
 def view() -> state.ViewState:
-    """The current view (valid against the database)."""
+    """The current view (valid against the database). Pages call this first."""
+    ensure_shell()
     return st.session_state[VIEW]
 
 
 def present() -> bool:
-    return bool(st.session_state.get(VIEW) and view().present)
+    return bool(st.session_state.get(VIEW) and st.session_state[VIEW].present)
 
 
 def _set_view(v: state.ViewState) -> None:
@@ -237,7 +271,7 @@ def _bind(key: str, value: Any) -> None:
 
 def _changed(field: str) -> None:
     """on_change callback of the widget ``w_<field>``: apply the new value to the view."""
-    v, cat, new = view(), catalog(), st.session_state.get(f"w_{field}")
+    v, cat, new = st.session_state[VIEW], catalog(), st.session_state.get(f"w_{field}")
     if field == "level":
         v = state.with_level(v, new, cat)
     elif field == "area":
@@ -271,7 +305,7 @@ def extra_option(name: str, options: Sequence[str], *, label: str, format_func: 
     """A page option kept in the URL as ``?x_<name>=...`` (``name`` must start with 'x_')."""
     if not name.startswith("x_") or not options:
         raise ValueError("extra options are named 'x_...' and need options")
-    current = view().extra(name)
+    current = st.session_state[VIEW].extra(name)
     if current not in options:
         current = options[0]
     return bound(widget or st.selectbox, name, label, current, options=list(options), format_func=format_func,
@@ -296,12 +330,12 @@ def start(pages: dict[str, Any], current: Any) -> state.ViewState:
         st.session_state[VIEW] = state.reconcile(v, cat)
         st.session_state[NOTICES] = notices
         if "page" in params and v.page in pages and v.page != slug:
-            st.session_state[VIEW] = replace(view(), page=v.page)
+            st.session_state[VIEW] = replace(st.session_state[VIEW], page=v.page)
             st.switch_page(pages[v.page])
-    v = state.reconcile(replace(view(), page=slug), cat)
+    v = state.reconcile(replace(st.session_state[VIEW], page=slug), cat)
     st.session_state[VIEW] = v
     sidebar(v, cat)
-    v = view()
+    v = st.session_state[VIEW]
     apply_presentation(v)
     for n in st.session_state.get(NOTICES, []):
         st.warning(n.message, icon=":material/warning:")
@@ -370,7 +404,7 @@ PRESENTATION_CSS = """
 h1 { font-size: 3.2rem !important; } h2 { font-size: 2.4rem !important; } h3 { font-size: 2rem !important; }
 [data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.45rem !important; }
 [data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p { font-size: 1.2rem !important; }
-[data-testid="stMetricValue"] { font-size: 3rem !important; }
+[data-testid="stMetric"] [data-testid="stMetricValue"], [data-testid="stMetric"] [data-testid="stMetricValue"] * { font-size: 3rem !important; }
 [data-testid="stMetricLabel"] p { font-size: 1.3rem !important; }
 [data-testid="stPlotlyChart"] { min-height: 78vh; margin-bottom: 12vh; }
 </style>
@@ -384,10 +418,12 @@ def apply_presentation(v: state.ViewState) -> None:
 
 
 def _exit_present() -> None:
-    _set_view(replace(view(), present=False))
+    _set_view(replace(st.session_state[VIEW], present=False))
 
 
 def page_header(title: str, subtitle: str | None = None) -> None:
+    """The page title (and a bold subtitle). Like :func:`view`, makes sure the page runs inside dashboard.py."""
+    ensure_shell()
     st.title(title)
     if subtitle:
         st.markdown(f"**{subtitle}**")
@@ -398,7 +434,7 @@ def chart(fig: Any, *, key: str, table: pd.DataFrame, source: str, subtitle: str
           selection_mode: str | Sequence[str] = "points") -> Any:
     """Show a figure with its source line and an expander holding the same data as a table.
     In presentation mode the figure fills the screen and a subtitle (area, period) goes above it."""
-    title = fig.layout.title.text or "Chart"
+    title = (fig.layout.title.text or "Chart").replace("<br>", " ")
     if present():
         fig.update_layout(height=760, font=dict(size=18), title=dict(font=dict(size=28)))
         if subtitle:
@@ -419,7 +455,14 @@ def notice(text: str) -> None:
 
 # --- area profile ----------------------------------------------------------------------------------
 def profile_tiles(v: state.ViewState) -> list[headlines.Tile]:
-    """The headline tiles for the view's area (lmi.headlines.TILES), from cached queries."""
+    """The headline tiles for the view's area (lmi.headlines.TILES), cached per build, area and comparators."""
+    d = db()
+    return _profile_tiles(str(d.path), d.build_id, v.area, tuple(v.comparators or ()))
+
+
+@st.cache_data(show_spinner=False, max_entries=2000)
+def _profile_tiles(path: str, build_id: str, area_code: str, comparators: tuple[str, ...]) -> list[headlines.Tile]:
+    v = state.ViewState(area=area_code, comparators=comparators)
     infos = lookups().measures
     area = q("resolve_area", v.area)
     parents = q("parents", v.area)
@@ -430,16 +473,24 @@ def profile_tiles(v: state.ViewState) -> list[headlines.Tile]:
             tiles.append(headlines.build_tile(spec, None, None, None, None, None))
             continue
         shown = headlines.tile_area(area, q("measure_levels", spec.measure), parents)
+        summed = bool(spec.sum_breakdown) and ("total", "total") not in lookups().breakdowns.get(spec.measure, [])
+
+        def series_for(code: str) -> pd.DataFrame:
+            if summed:
+                return q("breakdown_sum_series", spec.measure, (code,), spec.sum_breakdown)
+            return q("time_series", spec.measure, (code,), None)
+
         series = comp = None
         if shown is not None:
-            series = q("time_series", spec.measure, (shown[0]["area_code"],), None)
+            series = series_for(shown[0]["area_code"])
             have = series.dropna(subset=["value"])
             if len(have):
                 period = str(have.iloc[-1]["period"])
                 for c in v.comparators or ():
                     if c == shown[0]["area_code"]:
                         continue
-                    rows = q("values", spec.measure, period, (c,), None).dropna(subset=["value"])
+                    rows = series_for(c)
+                    rows = rows[(rows["period"] == period) & rows["value"].notna()]
                     if len(rows):
                         comp = rows.iloc[0].to_dict()
                         break
@@ -457,15 +508,19 @@ def tile(t: headlines.Tile) -> None:
         arrow = "off" if not t.change else ("up" if t.change > 0 else "down")
         st.metric(t.label, t.value_text, delta=t.change_text, delta_color="off", delta_arrow=arrow,
                   help=t.status_reason if t.status not in ("ok", None) else None)
-        lines = [f"**{t.period}**" + (f" · {t.area_label}" if t.area_label and t.area_label != t.area_name else "")]
+        lines = [f"**{t.period}**" + (f" · {t.unit}" if t.unit != "%" else "")]
+        if t.area_label and t.area_label != t.area_name:
+            lines.append(t.area_label)
         if t.change is None:
             lines.append("No earlier period to compare.")
         if t.comparator_value is not None:
-            lines.append(f"{t.comparator_name}: {t.comparator_text}")
+            share = f" ({t.share_of_comparator:.1f}% of it)" if t.is_count and t.share_of_comparator else ""
+            lines.append(f"{t.comparator_name}: {t.comparator_text}{share}")
         if t.status not in ("ok", None):
             lines.append(f"Status: {t.status}")
-        src = t.source.replace("Source: ", "").split(",")[0].split(" licensed")[0]
-        lines.append(f"Source: {src}" + (f", released {t.release_date}" if t.release_date else ""))
+        if t.note:
+            lines.append(t.note[:1].upper() + t.note[1:] + ".")
+        lines.append(f"Source: {t.source}" + (f", released {t.release_date}" if t.release_date else ""))
         st.caption("  \n".join(lines))
 
 
@@ -478,7 +533,7 @@ def select_from_chart(key: str) -> Callable[[], None]:
         for p in points:
             code = p.get("location") or (p.get("customdata") or [None, None])[1]
             if isinstance(code, str) and state._CODE.match(code):
-                _set_view(state.with_area(view(), code, catalog()))
+                _set_view(state.with_area(st.session_state[VIEW], code, catalog()))
                 return
     return _cb
 
@@ -518,6 +573,9 @@ EXPORT_COLUMN_CONFIG = {
 }
 
 CATALOGUE_COLUMN_CONFIG = {
+    "Dataset": st.column_config.TextColumn("Dataset", width="large"),
+    "Publisher": st.column_config.TextColumn("Publisher", width="medium"),
+    "Spatial availability": st.column_config.TextColumn("Spatial availability", width="medium"),
     "Source URL": st.column_config.LinkColumn("Source URL", display_text="publisher page"),
     "Stale": st.column_config.CheckboxColumn("Stale", help="Latest data older than 1.5 × its publication cycle"),
     "Days since latest": st.column_config.NumberColumn("Days since latest", format="%d"),
@@ -550,10 +608,19 @@ def cli_command(sel: dict) -> str:
     return " ".join(shlex.quote(p) for p in parts)
 
 
-def export_metadata(rows: pd.DataFrame) -> pd.DataFrame:
+def csv_payload(rows: pd.DataFrame) -> Callable[[], bytes]:
+    """Deferred CSV bytes for st.download_button (built on click, off the script thread)."""
     from lmi import export
 
-    return export.metadata_for(db(), rows)
+    return lambda: export.to_csv(rows)
+
+
+def xlsx_payload(rows: pd.DataFrame) -> Callable[[], bytes]:
+    """Deferred XLSX bytes (data + metadata sheet with sources, licences, attribution)."""
+    from lmi import export
+
+    d = db()
+    return lambda: export.to_xlsx(rows, export.metadata_for(d, rows))
 
 
 def catalogue_table() -> pd.DataFrame:
@@ -574,5 +641,6 @@ def attributions() -> list[str]:
     cat = q("catalogue", today=date.today())
     seen: dict[str, None] = {}
     for lic, att in zip(cat["licence"], cat["attribution"]):
-        seen.setdefault(f"{att} ({lic})" if lic and str(lic) not in str(att) else str(att), None)
+        text = str(att) if "licen" in str(att).lower() else f"{att} Licence: {lic}."
+        seen.setdefault(text, None)
     return list(seen)

@@ -20,17 +20,17 @@ v = ui.view()
 sel = ui.download_selection(v)
 rows = ui.q("export_rows", **sel)
 st.markdown(f"**{len(rows):,} rows** · the same columns as `python -m lmi export`.")
-st.code(ui.cli_command(sel), language="bash")
+st.code(ui.cli_command(sel), language=None, wrap_lines=True)
 st.dataframe(rows, hide_index=True, column_config=ui.EXPORT_COLUMN_CONFIG, height=360)
 name_bits = (v.measure, v.area if v.dl_areas == "selection" else f"all-{v.level}",
              v.period if v.dl_periods == "one" else "all-periods")
 d1, d2 = st.columns(2)
 with d1:
-    st.download_button("Download CSV", export.to_csv(rows), file_name=export.safe_filename(*name_bits, ext="csv"),
+    st.download_button("Download CSV", ui.csv_payload(rows), file_name=export.safe_filename(*name_bits, ext="csv"),
                        mime="text/csv", key="dl_csv", on_click="ignore", icon=":material/download:")
 with d2:
     st.download_button("Download Excel (XLSX, with sources sheet)",
-                       export.to_xlsx(rows, ui.export_metadata(rows)),
+                       ui.xlsx_payload(rows),
                        file_name=export.safe_filename(*name_bits, ext="xlsx"), key="dl_xlsx", on_click="ignore",
                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                        icon=":material/table:")

@@ -29,10 +29,10 @@ else:
     areas = ui.q("area_boundaries", level)
     frame = charts.map_frame(areas, values, unit, decimals, "area_code", "area_name")
 
-where = (f"{LEVEL_LABELS[level].lower()}s in England" if v.level == "england"
-         else f"{LEVEL_LABELS[level].lower()}s, around {ui.area_name(v.area)}")
+where = (f"{LEVEL_LABELS[level].lower()}s in England" + (" (equal-area hex map)" if use_hex else "")
+         if v.level == "england" or use_hex else f"{LEVEL_LABELS[level].lower()}s, around {ui.area_name(v.area)}")
 title = charts.chart_title(f"{info['label']} ({unit})", where, v.period)
-legend = charts.axis_title(info["label"], unit)
+legend = charts.legend_title(info["label"], unit)
 if use_hex:
     fig = charts.hex_map(frame, areas, title=title, legend_title=legend,
                          selected=v.area if v.level == "lad" else None)

@@ -4,9 +4,9 @@ The same statements run on DuckDB over the whole sidecar (``run_local``) and, pe
 on Dask workers (``lmi.adverts.distributed``), which is why each step only needs the rows that share
 its partition key:
 
-1. ``RULE1`` (key: source, advert_id): exact duplicate advert_id within a source -> keep the first
-   (earliest posted, then file, then row);
-2. ``RULE2`` (key: LAD): reposts and syndication -> adverts with the same employer and normalised
+1. ``RULE1_DROP`` (key: source, advert_id): exact duplicate advert_id within a source -> keep the
+   first (earliest posted, then file, then row);
+2. ``RULE2_DROP`` (key: LAD): reposts and syndication -> adverts with the same employer and normalised
    title in the same LAD posted within ``window_days`` of the previous one count once (the first
    is kept; a chain of reposts each within the window counts once). Adverts without an employer
    or without a LAD are not matched by this rule;
@@ -25,18 +25,35 @@ import pandas as pd
 
 WINDOW_DAYS = 30
 
-RULE1 = """
-SELECT * EXCLUDE (_rn) FROM (
-  SELECT *, row_number() OVER (PARTITION BY source, advert_id ORDER BY posted_date, file_id, _row) AS _rn
-  FROM {src}) WHERE _rn = 1
+# Rule 1 (exact advert_id within a source): rows to drop. Only rows whose hash(source, advert_id)
+# occurs more than once can be duplicates; the exact comparison runs on those candidates only.
+RULE1_DROP = """
+SELECT file_id, _row FROM (
+  SELECT file_id, _row, row_number() OVER (PARTITION BY source, advert_id ORDER BY posted_date, file_id, _row) AS _rn
+  FROM {src}
+  WHERE hash(source, advert_id) IN (
+    SELECT h FROM (SELECT hash(source, advert_id) AS h FROM {src}) GROUP BY h HAVING count(*) > 1))
+WHERE _rn > 1
 """
 
-RULE2 = """
-SELECT lad_code, posted_date, closing_date, soc_unit, soc_method, salary_annual FROM (
-  SELECT *, lag(posted_date) OVER (PARTITION BY employer_key, title_key, lad_code
-                                   ORDER BY posted_date, source, advert_id) AS _prev
-  FROM {src} WHERE lad_code IS NOT NULL)
-WHERE employer_key IS NULL OR _prev IS NULL OR date_diff('day', _prev, posted_date) > {window}
+SURVIVORS = "SELECT * FROM {src} ANTI JOIN {drop} USING (file_id, _row)"
+
+# Rule 2 (same employer + normalised title in the same LAD within the window): rows to drop, again
+# compared exactly only among candidates whose key hash occurs more than once.
+RULE2_DROP = """
+SELECT file_id, _row FROM (
+  SELECT file_id, _row, posted_date,
+         lag(posted_date) OVER (PARTITION BY employer_key, title_key, lad_code ORDER BY posted_date, source, advert_id) AS _prev
+  FROM {src}
+  WHERE lad_code IS NOT NULL AND employer_key IS NOT NULL AND hash(employer_key, title_key, lad_code) IN (
+    SELECT h FROM (SELECT hash(employer_key, title_key, lad_code) AS h FROM {src}
+                   WHERE lad_code IS NOT NULL AND employer_key IS NOT NULL) GROUP BY h HAVING count(*) > 1))
+WHERE _prev IS NOT NULL AND date_diff('day', _prev, posted_date) <= {window}
+"""
+
+KEPT = """
+SELECT lad_code, posted_date, closing_date, soc_unit, soc_method, salary_annual
+FROM {src} ANTI JOIN {drop} USING (file_id, _row) WHERE lad_code IS NOT NULL
 """
 
 NEW = """
@@ -74,8 +91,8 @@ SELECT area_level, area_code, month, 'soc2020_major', COALESCE(major, 'unknown')
 STATS = """
 SELECT
   (SELECT count(*) FROM {parts}) AS rows_total,
-  (SELECT count(*) FROM {k1}) AS after_rule1,
-  (SELECT count(*) FROM {k1} WHERE lad_code IS NOT NULL) AS placed,
+  (SELECT count(*) FROM {drop1}) AS dropped_rule1,
+  (SELECT count(*) FROM {drop2}) AS dropped_rule2,
   (SELECT count(*) FROM {kept}) AS counted
 """
 
@@ -117,30 +134,42 @@ def run_local(con: duckdb.DuckDBPyConnection, parts_glob: str, membership: pd.Da
               window_days: int = WINDOW_DAYS, open_days: int = 30) -> Aggregates:
     """All steps on DuckDB over the sidecar Parquet files (streamed; spills under memory_limit)."""
     src = f"read_parquet('{parts_glob}')"
-    con.execute("CREATE OR REPLACE TEMP TABLE _k1 AS " + RULE1.format(src=src))
-    con.execute("CREATE OR REPLACE TEMP TABLE _kept AS " + RULE2.format(src="_k1", window=int(window_days)))
-    con.register("_membership", membership)
-    agg = Aggregates()
-    r = con.execute(STATS.format(parts=src, k1="_k1", kept="_kept")).fetchone()
-    agg.stats = {"rows_total": r[0], "after_rule1": r[1], "placed": r[2], "counted": r[3]}
+    con.execute("CREATE OR REPLACE TEMP TABLE _d1 AS " + RULE1_DROP.format(src=src))
+    con.execute("CREATE OR REPLACE TEMP VIEW _k1 AS " + SURVIVORS.format(src=src, drop="_d1"))
+    con.execute("CREATE OR REPLACE TEMP TABLE _d2 AS " + RULE2_DROP.format(src="_k1", window=int(window_days)))
+    con.execute("CREATE OR REPLACE TEMP TABLE _kept AS " + KEPT.format(src="_k1", drop="_d2"))
+    agg = finish(con, "_kept", membership, open_days)
+    r = con.execute(STATS.format(parts=src, drop1="_d1", drop2="_d2", kept="_kept")).fetchone()
+    agg.stats = {"rows_total": r[0], "after_rule1": r[0] - r[1], "placed": r[3] + r[2], "counted": r[3]}
     agg.unassigned = dict(con.execute("SELECT reason, count(*) FROM _k1 WHERE lad_code IS NULL GROUP BY 1").fetchall())
     agg.placed = dict(con.execute("SELECT place_method, count(*) FROM _k1 WHERE lad_code IS NOT NULL GROUP BY 1").fetchall())
-    agg.soc = soc_counts(con, "_kept")
-    span = con.execute("SELECT min(posted_date), max(posted_date) FROM _kept").fetchone()
-    if span[0] is None:
+    for t in ("_d1", "_d2", "_kept"):
+        con.execute(f"DROP TABLE IF EXISTS {t}")
+    con.execute("DROP VIEW IF EXISTS _k1")
+    return agg
+
+
+def finish(con: duckdb.DuckDBPyConnection, kept: str, membership: pd.DataFrame, open_days: int,
+           first_month: str | None = None, last_month: str | None = None) -> Aggregates:
+    """NEW, ACTIVE and SALARY over the de-duplicated adverts in relation ``kept``."""
+    agg = Aggregates()
+    agg.soc = soc_counts(con, kept)
+    if first_month is None:
+        span = con.execute(f"SELECT min(posted_date), max(posted_date) FROM {kept}").fetchone()
+        if span[0] is not None:
+            first_month, last_month = span[0].replace(day=1).isoformat(), span[1].replace(day=1).isoformat()
+    if first_month is None:
         agg.new = pd.DataFrame(columns=["lad_code", "month", "soc_unit", "n"])
         agg.active = agg.new.copy()
         agg.salary = pd.DataFrame(columns=["area_level", "area_code", "month", "breakdown_type", "breakdown_code", "median", "n"])
         return agg
-    agg.first_month = span[0].replace(day=1).isoformat()
-    agg.last_month = span[1].replace(day=1).isoformat()
-    agg.new = con.execute(NEW.format(src="_kept")).df()
-    agg.active = con.execute(ACTIVE.format(src="_kept", open_days=int(open_days), first=agg.first_month,
-                                           last=agg.last_month)).df()
-    con.execute("CREATE OR REPLACE TEMP TABLE _sal AS " + SALARY_ROWS.format(src="_kept"))
+    agg.first_month, agg.last_month = first_month, last_month
+    agg.new = con.execute(NEW.format(src=kept)).df()
+    agg.active = con.execute(ACTIVE.format(src=kept, open_days=int(open_days), first=first_month, last=last_month)).df()
+    con.register("_membership", membership)
+    con.execute("CREATE OR REPLACE TEMP TABLE _sal AS " + SALARY_ROWS.format(src=kept))
     agg.salary = con.execute(SALARY.format(src="_sal", membership="_membership")).df()
-    for t in ("_k1", "_kept", "_sal"):
-        con.execute(f"DROP TABLE IF EXISTS {t}")
+    con.execute("DROP TABLE IF EXISTS _sal")
     con.unregister("_membership")
     return agg
 

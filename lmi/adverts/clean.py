@@ -132,14 +132,21 @@ class Cleaner:
             unit[has_soc] = upos[codes[has_soc]] if len(upos) else -1
             smeth[has_soc] = 0
             sconf[has_soc] = 1.0
+        tenc = _encode(batch.column("title"))
+        title_key = pc.take(normalise_key(tenc.dictionary), tenc.indices)
         todo = np.nonzero(~has_soc)[0]
         if len(todo):
-            keys = pc.utf8_lower(pc.utf8_trim_whitespace(pc.take(batch.column("title"), pa.array(todo))))
-            enc = pc.dictionary_encode(keys)
-            u, m, c = self._classify(enc.dictionary.to_pylist())
-            codes = enc.indices.to_numpy(zero_copy_only=False)
+            # classify each distinct title (lower-cased, trimmed) once; cached across batches
+            soc_keys = pc.utf8_lower(pc.utf8_trim_whitespace(tenc.dictionary))
+            kenc = _encode(soc_keys)
+            u, m, c = self._classify(kenc.dictionary.to_pylist())
+            per_title = kenc.indices.to_numpy(zero_copy_only=False)
+            codes = per_title[tenc.indices.to_numpy(zero_copy_only=False)[todo]]
             unit[todo], smeth[todo], sconf[todo] = u[codes], m[codes], c[codes]
-            st.distinct_titles = len(enc.dictionary)
+            st.distinct_titles = len(kenc.dictionary)
+        emp = batch.column("employer")
+        eenc = _encode(emp)
+        employer_key = pc.take(normalise_key(eenc.dictionary, employer=True), eenc.indices)
         for i, name in enumerate(SOC_METHODS):
             st.soc[name] = int((smeth == i).sum())
         st.soc["uncoded"] = int((unit < 0).sum())
@@ -149,13 +156,31 @@ class Cleaner:
             st.salary[str(k)] = int(v)
         out = pa.RecordBatch.from_arrays([
             batch.column("advert_id"), batch.column("source"), batch.column("posted_date"),
-            batch.column("closing_date"), batch.column("employer_key"), batch.column("title_key"),
+            batch.column("closing_date"), employer_key, title_key,
             _dict(lad, self.locator.codes), _dict(pm, PLACE_METHODS), _dict(reason, np.array(self.reasons, dtype=object)),
             _dict(unit, np.array(self.coder.units, dtype=object)), _dict(smeth, np.array(SOC_METHODS, dtype=object)),
             pa.array(sconf, type=pa.float32()), batch.column("salary_annual"), notes,
             pa.array(np.full(n, file_id, dtype=object), type=pa.string()), batch.column("_row"),
         ], schema=CLEAN_SCHEMA)
         return out, st
+
+
+def _encode(arr: pa.Array) -> pa.DictionaryArray:
+    enc = pc.dictionary_encode(arr)
+    return enc.combine_chunks() if isinstance(enc, pa.ChunkedArray) else enc
+
+
+def normalise_key(values: pa.Array, employer: bool = False) -> pa.Array:
+    """De-duplication key: lower case, accents and punctuation removed, spaces collapsed; for employers
+    also the legal suffixes Ltd, Limited, plc, LLP, Inc. Blank -> null. Applied to distinct values."""
+    x = pc.utf8_lower(pc.utf8_normalize(values, "NFKD"))
+    x = pc.replace_substring_regex(x, r"\p{M}+", "")
+    x = pc.replace_substring_regex(x, r"[^a-z0-9]+", " ")
+    if employer:
+        x = pc.replace_substring_regex(x, r"\b(ltd|limited|plc|llp|inc)\b", " ")
+        x = pc.replace_substring_regex(x, r"\s+", " ")
+    x = pc.utf8_trim(x, " ")
+    return pc.if_else(pc.equal(x, ""), pa.scalar(None, pa.string()), x)
 
 
 def _dict(idx: np.ndarray, values: np.ndarray) -> pa.Array:

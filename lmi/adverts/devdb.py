@@ -71,6 +71,29 @@ def _soc2020(src: Path) -> pd.DataFrame:
     return pd.DataFrame(rows).drop_duplicates("code")
 
 
+def database_for_tests(dest: Path, sources_dir: Path | None) -> Path | None:
+    """A writable database for tests and benchmarks: a copy of the snapshot when it has the tables
+    the advert pipeline reads, else a minimal one built from ``sources_dir``; None if neither is possible."""
+    import shutil
+
+    from lmi.paths import DEFAULT_DB
+
+    dest = Path(dest)
+    if DEFAULT_DB.is_file():
+        con = duckdb.connect(str(DEFAULT_DB), read_only=True)
+        try:
+            tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
+        finally:
+            con.close()
+        needed = {"lad_boundaries", "ward_lookup", "geo_membership", "facts", "measures", "datasets", "build_info"}
+        if needed <= tables and ("soc2020" in tables or sources_dir is not None):
+            shutil.copyfile(DEFAULT_DB, dest)
+            return dest
+    if sources_dir is None:
+        return None
+    return build(sources_dir, dest)
+
+
 def build(sources_dir: Path, out: Path) -> Path:
     """Write a minimal contract-shaped database to ``out`` from the official sources folder."""
     src = Path(sources_dir)

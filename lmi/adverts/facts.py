@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import duckdb
-import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from lmi import markers
 from lmi.adverts import schema as S
@@ -14,6 +14,8 @@ from lmi.schema import FACT_COLUMNS, DatasetInfo, MeasureInfo
 DATASET_ID = "advert_feed"
 TOPIC = "Vacancies and job adverts"
 SOC_LEVELS = (("soc2020_major", 1), ("soc2020_submajor", 2), ("soc2020_minor", 3), ("soc2020_unit", 4))
+# breakdowns per count measure: new adverts at every SOC level, the active stock down to sub-major group
+LEVELS_BY_MEASURE = {"feed_new_adverts": SOC_LEVELS, "feed_active_adverts": SOC_LEVELS[:2]}
 UNKNOWN = "unknown"
 UNKNOWN_LABEL = "Not coded (title below the SOC confidence threshold)"
 MIN_SALARY_N = 5   # medians of fewer adverts with a salary are flagged unreliable
@@ -55,103 +57,94 @@ def _labels(soc: pd.DataFrame) -> dict[str, str]:
     return dict(zip(soc["code"].astype(str), soc["title"].astype(str)))
 
 
-def _count_rows(base: pd.DataFrame, measure: str, lads: list[str], months: list[pd.Timestamp],
-                labels: dict[str, str]) -> pd.DataFrame:
-    """LAD rows for one count measure: total and the four SOC levels (zero-filled for total and major)."""
-    frames = []
-    unit = base["soc_unit"].astype(object).where(base["soc_unit"].notna(), None)
-    full = pd.MultiIndex.from_product([lads, months], names=["lad_code", "month"])
-    tot = base.groupby(["lad_code", "month"])["n"].sum().reindex(full, fill_value=0).reset_index()
-    tot["breakdown_type"], tot["breakdown_code"] = "total", "total"
-    frames.append(tot)
-    for btype, width in SOC_LEVELS:
-        code = pd.Series(unit, index=base.index).str[:width].fillna(UNKNOWN)
-        g = base.assign(breakdown_code=code).groupby(["lad_code", "month", "breakdown_code"])["n"].sum()
-        if btype == "soc2020_major":
-            majors = sorted({c for c in labels if len(c) == 1}) + [UNKNOWN]
-            g = g.reindex(pd.MultiIndex.from_product([lads, months, majors],
-                                                     names=["lad_code", "month", "breakdown_code"]), fill_value=0)
-        g = g.reset_index()
-        g["breakdown_type"] = btype
-        frames.append(g)
-    out = pd.concat(frames, ignore_index=True)
-    out["measure"] = measure
-    out["value"] = out["n"].astype(float)
-    return out.drop(columns=["n"]).rename(columns={"lad_code": "area_code"}).assign(area_level="lad")
-
-
-def build_facts(agg: Aggregates, soc: pd.DataFrame, lads: list[str], membership: pd.DataFrame,
-                measures: pd.DataFrame | None = None) -> pd.DataFrame:
-    """LAD rows, rolled-up counts at LEP/LSIP/CA/region/England, and medians at every level."""
-    labels = _labels(soc)
-    cols = list(FACT_COLUMNS)
-    if agg.first_month is None:
-        return pd.DataFrame(columns=cols)
-    months = list(pd.date_range(agg.first_month, agg.last_month, freq="MS"))
-    parts = []
-    for measure, base in (("feed_new_adverts", agg.new), ("feed_active_adverts", agg.active)):
-        b = base.copy()
-        b["month"] = pd.to_datetime(b["month"])
-        parts.append(_count_rows(b, measure, lads, months, labels))
-    counts = pd.concat(parts, ignore_index=True)
-    counts["unit"] = "adverts"
-    counts["status"] = markers.OK
-    counts["status_reason"] = None
-    counts["derivation"] = "published"
-    rolled = rollup_counts(counts, membership)
-    sal = agg.salary.copy()
-    sal["month"] = pd.to_datetime(sal["month"])
-    sal["measure"] = "feed_median_salary"
-    sal["value"] = sal["median"].astype(float)
-    sal["unit"] = "£ per year"
-    few = sal["n"] < MIN_SALARY_N
-    sal["status"] = np.where(few, markers.UNRELIABLE, markers.OK)
-    sal["status_reason"] = np.where(few, "median of " + sal["n"].astype(str) + f" adverts with a salary (fewer than {MIN_SALARY_N})", None)
-    sal["derivation"] = "published"
-    sal["denominator"] = sal["n"].astype(float)
-    facts = pd.concat([counts, rolled, sal.drop(columns=["median", "n"])], ignore_index=True)
-    _period_columns(facts)
-    facts["breakdown_label"] = _breakdown_labels(facts, labels)
-    facts["dataset"] = DATASET_ID
-    for c in cols:
-        if c not in facts.columns:
-            facts[c] = np.nan if c in ("ci_lower", "ci_upper", "numerator", "denominator") else None
-    facts["n_contributing"] = facts["n_contributing"].astype("Int64")
-    facts["n_missing"] = facts["n_missing"].astype("Int64")
-    return facts[cols]
-
+_FACTS_SQL = """
+WITH base AS (
+  SELECT 'feed_new_adverts' AS measure, lad_code, month, soc_unit, n FROM new_base
+  UNION ALL SELECT 'feed_active_adverts', lad_code, month, soc_unit, n FROM active_base),
+counted AS (
+  SELECT measure, lad_code, month, 'total' AS breakdown_type, 'total' AS breakdown_code, sum(n) AS value
+  FROM base GROUP BY ALL
+  UNION ALL
+  SELECT b.measure, b.lad_code, b.month, l.breakdown_type,
+         COALESCE(left(b.soc_unit, l.width), '{unknown}') AS breakdown_code, sum(b.n)
+  FROM base b JOIN levels l ON l.measure = b.measure GROUP BY ALL),
+filled AS (   -- total and major group: every LAD x month, zero where no adverts
+  SELECT g.measure, g.lad_code, g.month, g.breakdown_type, g.breakdown_code, COALESCE(c.value, 0) AS value
+  FROM (SELECT measure, lad_code, month, breakdown_type, breakdown_code
+        FROM (SELECT DISTINCT measure FROM levels) ms, lads, months, zero_codes) g
+  LEFT JOIN counted c USING (measure, lad_code, month, breakdown_type, breakdown_code)
+  UNION ALL
+  SELECT * FROM counted WHERE breakdown_type NOT IN ('total', 'soc2020_major')),
+mem AS (SELECT area_level, area_code, lad_code FROM membership WHERE area_level IN ({levels})),
+size AS (SELECT area_level, area_code, count(*) AS n_members FROM mem GROUP BY ALL),
+rolled AS (
+  SELECT f.measure, m.area_level, m.area_code, f.month, f.breakdown_type, f.breakdown_code,
+         sum(f.value) AS value, any_value(s.n_members) AS n_contributing
+  FROM filled f JOIN mem m ON m.lad_code = f.lad_code
+       JOIN size s ON s.area_level = m.area_level AND s.area_code = m.area_code
+  GROUP BY f.measure, m.area_level, m.area_code, f.month, f.breakdown_type, f.breakdown_code),
+rows AS (
+  SELECT measure, 'lad' AS area_level, lad_code AS area_code, month, breakdown_type, breakdown_code, value,
+         'adverts' AS unit, '{ok}' AS status, CAST(NULL AS VARCHAR) AS status_reason, 'published' AS derivation,
+         CAST(NULL AS DOUBLE) AS denominator, CAST(NULL AS INTEGER) AS n_contributing, CAST(NULL AS INTEGER) AS n_missing
+  FROM filled
+  UNION ALL
+  SELECT measure, area_level, area_code, month, breakdown_type, breakdown_code, value, 'adverts', '{ok}', NULL,
+         'summed', NULL, n_contributing, 0 FROM rolled
+  UNION ALL
+  SELECT 'feed_median_salary', area_level, area_code, month, breakdown_type, breakdown_code, median,
+         '£ per year', CASE WHEN n < {min_n} THEN '{unreliable}' ELSE '{ok}' END,
+         CASE WHEN n < {min_n} THEN 'median of ' || n || ' adverts with a salary (fewer than {min_n})' END,
+         'published', n, NULL, NULL
+  FROM salary)
+SELECT '{dataset}' AS dataset, r.measure, r.area_code, r.area_level, mo.period, mo.period_start, mo.period_end,
+       r.breakdown_type, r.breakdown_code, COALESCE(lb.label, r.breakdown_code) AS breakdown_label,
+       CAST(r.value AS DOUBLE) AS value, r.unit, r.status, r.status_reason,
+       CAST(NULL AS DOUBLE) AS ci_lower, CAST(NULL AS DOUBLE) AS ci_upper,
+       CAST(NULL AS DOUBLE) AS numerator, CAST(r.denominator AS DOUBLE) AS denominator, r.derivation,
+       CAST(r.n_contributing AS INTEGER) AS n_contributing, CAST(r.n_missing AS INTEGER) AS n_missing
+FROM rows r JOIN months mo ON mo.month = r.month LEFT JOIN labels lb ON lb.code = r.breakdown_code
+"""
 
 ROLLUP_LEVELS = ("lep", "lsip", "ca", "region", "england")
 
-_ROLLUP_SQL = """
-WITH mem AS (SELECT area_level, area_code, lad_code FROM membership WHERE area_level IN ({levels})),
-size AS (SELECT area_level, area_code, count(*) AS n_members FROM mem GROUP BY ALL)
-SELECT f.measure, m.area_level, m.area_code, f.month, f.breakdown_type, f.breakdown_code,
-       sum(f.value) AS value, any_value(f.unit) AS unit, any_value(s.n_members) AS n_contributing
-FROM counts f JOIN mem m ON m.lad_code = f.area_code
-     JOIN size s ON s.area_level = m.area_level AND s.area_code = m.area_code
-GROUP BY f.measure, m.area_level, m.area_code, f.month, f.breakdown_type, f.breakdown_code
-"""
 
+def build_facts(agg: Aggregates, soc: pd.DataFrame, lads: list[str], membership: pd.DataFrame) -> pa.Table:
+    """LAD rows (total and major group zero-filled), counts summed to LEP/LSIP/CA/region/England, and
+    medians at every level, as an Arrow table with the columns of ``facts`` (built in DuckDB).
 
-def rollup_counts(counts: pd.DataFrame, membership: pd.DataFrame, levels: tuple[str, ...] = ROLLUP_LEVELS) -> pd.DataFrame:
-    """Counts summed to ``levels`` (DuckDB). Same result as ``lmi.pipeline.rollup.rollup`` for complete
-    (zero-filled) rows: status 'ok', derivation 'summed', n_contributing = member LADs, n_missing 0.
-    For the sparse SOC breakdowns (a LAD row exists only where the count is above zero) a LAD without a
-    row had no such adverts, so the sum is complete too (the generic rollup would mark it 'partial')."""
+    The count rollup gives what ``lmi.pipeline.rollup.rollup`` gives for complete rows (status 'ok',
+    derivation 'summed', n_contributing = member LADs, n_missing 0). For the sparse SOC breakdowns (a
+    LAD row exists only where the count is above zero) a LAD without a row had no such adverts, so the
+    sum is complete too, where the generic rollup would call it 'partial'.
+    """
+    if agg.first_month is None:
+        return pa.table({c: pa.array([], type=pa.string()) for c in FACT_COLUMNS})
+    months = pd.date_range(agg.first_month, agg.last_month, freq="MS")
+    info = [month_period(m.year, m.month) for m in months]
+    months_df = pd.DataFrame({"month": [m.date() for m in months], "period": [i[0] for i in info],
+                              "period_start": [i[1] for i in info], "period_end": [i[2] for i in info]})
+    labels = _labels(soc)
+    labels_df = pd.DataFrame({"code": list(labels) + ["total", UNKNOWN],
+                              "label": list(labels.values()) + ["Total", UNKNOWN_LABEL]})
+    levels_df = pd.DataFrame([(m, bt, w) for m, lv in LEVELS_BY_MEASURE.items() for bt, w in lv],
+                             columns=["measure", "breakdown_type", "width"])
+    majors = sorted(c for c in labels if len(c) == 1) + [UNKNOWN]
+    zero_df = pd.DataFrame([("total", "total")] + [("soc2020_major", c) for c in majors],
+                           columns=["breakdown_type", "breakdown_code"])
     con = duckdb.connect()
     try:
         con.execute("SET threads=2")
-        con.register("counts", counts[["measure", "area_code", "month", "breakdown_type", "breakdown_code", "value", "unit"]])
-        con.register("membership", membership)
-        out = con.execute(_ROLLUP_SQL.format(levels=", ".join(f"'{lv}'" for lv in levels))).df()
+        for name, df in (("new_base", agg.new), ("active_base", agg.active), ("salary", agg.salary),
+                         ("months", months_df), ("labels", labels_df), ("levels", levels_df),
+                         ("zero_codes", zero_df), ("lads", pd.DataFrame({"lad_code": lads})),
+                         ("membership", membership)):
+            con.register(name, df)
+        sql = _FACTS_SQL.format(unknown=UNKNOWN, levels=", ".join(f"'{lv}'" for lv in ROLLUP_LEVELS),
+                                ok=markers.OK, unreliable=markers.UNRELIABLE, min_n=MIN_SALARY_N, dataset=DATASET_ID)
+        return con.sql(sql).to_arrow_table()
     finally:
         con.close()
-    out["status"] = markers.OK
-    out["status_reason"] = None
-    out["derivation"] = "summed"
-    out["n_missing"] = 0
-    return out
 
 
 def rollup_with_lead(lad_facts: pd.DataFrame, membership: pd.DataFrame) -> pd.DataFrame | None:
@@ -164,20 +157,3 @@ def rollup_with_lead(lad_facts: pd.DataFrame, membership: pd.DataFrame) -> pd.Da
     return rollup(facts=lad_facts, measures=measures, membership=membership)
 
 
-def _period_columns(facts: pd.DataFrame) -> None:
-    months = pd.to_datetime(pd.Series(facts["month"].unique()))
-    info = {m: month_period(m.year, m.month) for m in months}
-    month = pd.to_datetime(facts["month"])
-    facts["period"] = month.map({m: v[0] for m, v in info.items()})
-    facts["period_start"] = month.map({m: pd.Timestamp(v[1]) for m, v in info.items()})
-    facts["period_end"] = month.map({m: pd.Timestamp(v[2]) for m, v in info.items()})
-    facts.drop(columns=["month"], inplace=True)
-
-
-def _breakdown_labels(facts: pd.DataFrame, labels: dict[str, str]) -> pd.Series:
-    lab = dict(labels)
-    lab["total"] = "Total"
-    lab[UNKNOWN] = UNKNOWN_LABEL
-    codes = pd.Series(facts["breakdown_code"].unique())
-    mapping = {c: lab.get(c, c) for c in codes}
-    return facts["breakdown_code"].map(mapping)

@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import tempfile
@@ -47,7 +48,27 @@ def load_soc_table(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, str | 
     if src is None:
         raise LmiError("the database has no soc2020 table and no sources folder is available to read SOC 2020 from")
     from lmi.adverts.devdb import SOC_XLSX, _soc2020
-    return _soc2020(src), f"soc2020 read from {SOC_XLSX} (the database has no soc2020 table)"
+    try:
+        from lmi.formats.ons_soc2020 import load_soc2020
+        return load_soc2020(src / SOC_XLSX), f"soc2020 read from {SOC_XLSX} (the database has no soc2020 table)"
+    except ImportError:
+        return _soc2020(src), f"soc2020 read from {SOC_XLSX} (the database has no soc2020 table)"
+
+
+_CACHE: dict[tuple, object] = {}
+
+
+def _cached(key: tuple, make):
+    """Per-process cache of the built indexes, keyed by a hash of the tables they are built from."""
+    if key not in _CACHE:
+        if len(_CACHE) > 8:
+            _CACHE.clear()
+        _CACHE[key] = make()
+    return _CACHE[key]
+
+
+def _digest(df: pd.DataFrame) -> str:
+    return str(pd.util.hash_pandas_object(df.astype(str), index=False).sum())
 
 
 def load_reference(db: Path, tolerance_m: float = geo.TOLERANCE_M, threshold: float | None = None) -> Reference:
@@ -56,13 +77,21 @@ def load_reference(db: Path, tolerance_m: float = geo.TOLERANCE_M, threshold: fl
         raise LmiError(f"database {db} not found: build it first (python -m lmi build) or pass --db PATH")
     con = duckdb.connect(str(db), read_only=True)
     try:
-        locator = geo.LadLocator.from_db(con, tolerance_m=tolerance_m)
-        places = geo.PlaceIndex.from_db(con)
+        lb = con.execute("SELECT lad_code, lad_name, geometry_wkb FROM lad_boundaries").df()
+        lb["geometry_wkb"] = [bytes(b) for b in lb["geometry_wkb"]]
+        lads = lb[["lad_code", "lad_name"]]
+        wards = con.execute("SELECT ward_name, lad_code FROM ward_lookup").df()
+        wards = wards[wards["lad_code"].isin(set(lads["lad_code"]))]
         soc, note = load_soc_table(con)
         membership = con.execute("SELECT area_level, area_code, lad_code FROM geo_membership").df()
     finally:
         con.close()
-    coder = SocCoder(soc) if threshold is None else SocCoder(soc, threshold=threshold)
+    geo_key = hashlib.sha1(b"".join(lb.sort_values("lad_code")["geometry_wkb"])).hexdigest()
+    locator = _cached(("lad", geo_key, tolerance_m), lambda: geo.LadLocator.from_frame(lb, tolerance_m=tolerance_m))
+    places = _cached(("places", _digest(lads), _digest(wards)), lambda: geo.PlaceIndex.from_frames(lads, wards))
+    soc_key = _digest(soc[["code", "title", "related_job_titles"]])
+    coder = _cached(("soc", soc_key, threshold),
+                    lambda: SocCoder(soc) if threshold is None else SocCoder(soc, threshold=threshold))
     ref = Reference(locator, places, coder, soc, list(locator.codes), membership)
     if note:
         ref.notes.append(note)
@@ -124,13 +153,16 @@ def recompute(con: duckdb.DuckDBPyConnection, db: Path, ref: Reference, window_d
     t = time.perf_counter()
     measures = pd.DataFrame([m.as_row() for m in measure_infos()])
     facts = build_facts(agg, ref.soc, ref.lads, ref.membership)
-    latest = facts["period"].iloc[facts["period_start"].argmax()] if len(facts) else None
+    latest = None
+    if agg.last_month:
+        from lmi.periods import month as month_period
+        latest = month_period(int(agg.last_month[:4]), int(agg.last_month[5:7]))[0]
     ds = pd.DataFrame([dataset_info(latest, files).as_row()])
     seconds["facts+rollup"] = time.perf_counter() - t
     t = time.perf_counter()
     store.swap_in(db, facts, measures, ds, note=f"{agg.stats.get('counted', 0)} adverts from {len(files)} files")
     seconds["database write"] = time.perf_counter() - t
-    return agg, len(facts)
+    return agg, facts.num_rows
 
 
 def ingest(files: list[str | Path], db: str | Path | None = None, mapping: str | Path | None = None,

@@ -34,6 +34,7 @@ class Feed:
 
     @property
     def row_offset(self) -> int:
+        """Row number of the first data row: CSV line 2 (after the header), else record 1."""
         return 2 if self.kind == "csv" else 1
 
 
@@ -58,6 +59,8 @@ def feed_kind(path: Path) -> str:
 
 def _scan(feed_path: Path, kind: str, mapping: S.Mapping) -> str:
     p = _lit(str(feed_path))
+    if kind == "relation":          # a registered in-memory relation (a Dask partition)
+        return "part"
     if kind == "parquet":
         return f"read_parquet({p})"
     return (f"read_csv({p}, header=true, all_varchar=true, delim={_lit(mapping.delimiter)}, quote='\"', "
@@ -107,60 +110,95 @@ def _period_case(expr: str) -> str:
     return f"(CASE {whens} END)"
 
 
+def _is_numeric(t: str) -> bool:
+    return any(k in t for k in ("INT", "DECIMAL", "DOUBLE", "FLOAT", "REAL", "NUMERIC"))
+
+
 def build_sql(feed: Feed, soc_units: list[str]) -> str:
-    """The per-file SELECT (see module docstring)."""
+    """The per-file SELECT (see module docstring).
+
+    Columns already typed in the file (Parquet DOUBLE, DATE, ...) are used as they are; text columns
+    are trimmed and parsed, and only they can fail the 'form' checks.
+    """
     m = feed.mapping
-    raw: dict[str, str] = {}
+    raw: dict[str, str] = {}        # text as found (NULL literal when the column is typed or absent)
+    typed: dict[str, str] = {}      # typed value
     for canon in S.CANONICAL:
+        col = feed.feed_columns.get(canon)
+        t = feed.types[col].upper() if col else ""
         if canon in m.constants:
             raw[canon] = _lit(m.constants[canon])
-        elif canon in feed.feed_columns:
-            col = feed.feed_columns[canon]
-            t = feed.types[col].upper()
-            if canon == "soc2020" and any(k in t for k in ("INT", "DECIMAL", "DOUBLE", "FLOAT")):
-                raw[canon] = f"CAST(TRY_CAST({_q(col)} AS BIGINT) AS VARCHAR)"
-            else:
-                raw[canon] = f"NULLIF(TRIM(CAST({_q(col)} AS VARCHAR)), '')"
-            if canon in S.DATES and ("DATE" in t or "TIMESTAMP" in t):
-                raw[canon] = f"CAST(CAST({_q(col)} AS DATE) AS VARCHAR)"
-        else:
+        elif col is None:
             raw[canon] = "CAST(NULL AS VARCHAR)"
-    inner = ",\n  ".join(f"{raw[c]} AS r_{c}" for c in S.CANONICAL)
-    typed = []
-    for c in S.DATES:
-        if m.date_format:
-            typed.append(f"CAST(TRY_STRPTIME(r_{c}, {_lit(m.date_format)}) AS DATE) AS {c}")
+        elif canon in S.NUMERIC and _is_numeric(t):
+            raw[canon] = "CAST(NULL AS VARCHAR)"
+            typed[canon] = f"CAST({_q(col)} AS DOUBLE)"
+        elif canon in S.DATES and ("DATE" in t or "TIMESTAMP" in t):
+            raw[canon] = "CAST(NULL AS VARCHAR)"
+            typed[canon] = f"CAST({_q(col)} AS DATE)"
+        elif canon == "soc2020" and _is_numeric(t):
+            raw[canon] = f"CAST(TRY_CAST({_q(col)} AS BIGINT) AS VARCHAR)"
+        elif t == "VARCHAR" and canon in ("advert_id", "title", "employer", "location", "postcode"):
+            # trimming these (mostly distinct) strings costs more than the rest of the query: blank
+            # and whitespace-only values are caught in read_batches, keys are normalised in clean
+            raw[canon] = f"NULLIF({_q(col)}, '')"
+        elif t == "VARCHAR":
+            raw[canon] = f"NULLIF(TRIM({_q(col)}), '')"
         else:
-            typed.append(f"COALESCE(TRY_CAST(r_{c} AS DATE), CAST(TRY_CAST(r_{c} AS TIMESTAMP) AS DATE)) AS {c}")
+            raw[canon] = f"NULLIF(TRIM(CAST({_q(col)} AS VARCHAR)), '')"
+    for c in S.DATES:
+        if c in typed:
+            continue
+        if m.date_format:
+            typed[c] = f"CAST(TRY_STRPTIME(r_{c}, {_lit(m.date_format)}) AS DATE)"
+        else:
+            typed[c] = f"COALESCE(TRY_CAST(r_{c} AS DATE), CAST(TRY_CAST(r_{c} AS TIMESTAMP) AS DATE))"
     for c in ("latitude", "longitude"):
-        typed.append(f"TRY_CAST(r_{c} AS DOUBLE) AS {c}")
+        typed.setdefault(c, f"TRY_CAST(r_{c} AS DOUBLE)")
     for c in ("salary_min", "salary_max"):
-        typed.append(f"TRY_CAST(regexp_replace(r_{c}, '[£,\\s]', '', 'g') AS DOUBLE) AS {c}")
-    typed.append(f"{_period_case('lower(r_salary_period)')} AS period_norm")
-    typed_sql = ",\n  ".join(typed)
+        typed.setdefault(c, f"COALESCE(TRY_CAST(r_{c} AS DOUBLE), TRY_CAST(regexp_replace(r_{c}, '[£,\\s]', '', 'g') AS DOUBLE))")
+    inner = ",\n  ".join(f"{raw[c]} AS r_{c}" for c in S.CANONICAL)
+    for c in S.DATES + S.NUMERIC:
+        if not typed[c].startswith(("TRY", "COALESCE")):
+            # typed in the file: reference the source column through the inner select
+            inner += f",\n  {typed[c]} AS t_{c}"
+            typed[c] = f"t_{c}"
+    typed_sql = ",\n  ".join(f"{typed[c]} AS {c}" for c in S.DATES + S.NUMERIC)
+    period = f"{_period_case('lower(r_salary_period)')} AS period_norm"
     units = ", ".join(_lit(u) for u in soc_units)
+
+    def has_raw(c: str) -> bool:
+        return not raw[c].startswith("CAST(NULL")
+
     checks = [
         ("advert_id", "blank", "r_advert_id IS NULL"),
-        ("posted_date", "blank", "r_posted_date IS NULL"),
+        ("posted_date", "blank", "r_posted_date IS NULL" if has_raw("posted_date") else "posted_date IS NULL"),
         ("posted_date", "form", "posted_date IS NULL"),
         ("title", "blank", "r_title IS NULL"),
-        ("closing_date", "form", "r_closing_date IS NOT NULL AND closing_date IS NULL"),
+        ("closing_date", "form", "r_closing_date IS NOT NULL AND closing_date IS NULL", has_raw("closing_date")),
         ("closing_date", "before", "closing_date < posted_date"),
-        ("latitude", "form", "r_latitude IS NOT NULL AND latitude IS NULL"),
-        ("longitude", "form", "r_longitude IS NOT NULL AND longitude IS NULL"),
+        ("latitude", "form", "r_latitude IS NOT NULL AND latitude IS NULL", has_raw("latitude")),
+        ("longitude", "form", "r_longitude IS NOT NULL AND longitude IS NULL", has_raw("longitude")),
         ("latitude", "pair", "(latitude IS NULL) <> (longitude IS NULL)"),
         ("latitude", "range", "NOT (latitude BETWEEN -90 AND 90)"),
         ("longitude", "range", "NOT (longitude BETWEEN -180 AND 180)"),
-        ("soc2020", "form", f"r_soc2020 IS NOT NULL AND r_soc2020 NOT IN ({units})"),
-        ("salary_min", "form", "r_salary_min IS NOT NULL AND salary_min IS NULL"),
-        ("salary_max", "form", "r_salary_max IS NOT NULL AND salary_max IS NULL"),
+        ("soc2020", "form", f"r_soc2020 IS NOT NULL AND r_soc2020 NOT IN ({units})", has_raw("soc2020")),
+        ("salary_min", "form", "r_salary_min IS NOT NULL AND salary_min IS NULL", has_raw("salary_min")),
+        ("salary_max", "form", "r_salary_max IS NOT NULL AND salary_max IS NULL", has_raw("salary_max")),
         ("salary_min", "range", "salary_min < 0"),
         ("salary_max", "range", "salary_max < 0"),
         ("salary_max", "below", "salary_max < salary_min"),
-        ("salary_period", "form", "r_salary_period IS NOT NULL AND period_norm IS NULL"),
+        ("salary_period", "form", "r_salary_period IS NOT NULL AND period_norm IS NULL", has_raw("salary_period")),
     ]
+    checks = [c[:3] for c in checks if len(c) == 3 or c[3]]
     bad_col = " ".join(f"WHEN {cond} THEN '{col}:{kind}'" for col, kind, cond in checks)
-    bad_val = " ".join(f"WHEN {cond} THEN CAST(r_{col} AS VARCHAR)" for col, kind, cond in checks)
+
+    def shown(col: str) -> str:
+        if has_raw(col):
+            return f"CAST(r_{col} AS VARCHAR)"
+        return f"CAST({col} AS VARCHAR)" if col in S.DATES + S.NUMERIC else "NULL"
+
+    bad_val = " ".join(f"WHEN {cond} THEN {shown(col)}" for col, kind, cond in checks)
     factor = " ".join(f"WHEN '{k}' THEN {v}" for k, v in S.SALARY_FACTORS.items())
     lo, hi = S.PLAUSIBLE_ANNUAL
     return f"""
@@ -168,7 +206,8 @@ WITH r AS (SELECT
   {inner}
 FROM {_scan(feed.path, feed.kind, m)}),
 t AS (SELECT *,
-  {typed_sql}
+  {typed_sql},
+  {period}
 FROM r),
 s AS (SELECT *,
   CASE WHEN salary_min IS NOT NULL AND salary_max IS NOT NULL THEN (salary_min + salary_max) / 2
@@ -179,9 +218,6 @@ SELECT
   r_advert_id AS advert_id, r_source AS source, posted_date, closing_date, r_title AS title,
   r_employer AS employer, latitude, longitude, r_postcode AS postcode, r_location AS location,
   r_soc2020 AS soc2020,
-  NULLIF(trim(regexp_replace(regexp_replace(lower(strip_accents(r_employer)), '[^a-z0-9]+', ' ', 'g'),
-         '\\b(ltd|limited|plc|llp|inc)\\b', ' ', 'g')), '') AS employer_key,
-  trim(regexp_replace(lower(strip_accents(r_title)), '[^a-z0-9]+', ' ', 'g')) AS title_key,
   CASE WHEN amount IS NULL THEN NULL
        WHEN factor IS NULL AND amount < {S.ANNUAL_IF_NO_PERIOD_MIN} THEN NULL
        WHEN amount * COALESCE(factor, 1) NOT BETWEEN {lo} AND {hi} THEN NULL
@@ -208,15 +244,16 @@ _MESSAGES = {
 
 
 def read_batches(con: duckdb.DuckDBPyConnection, feed: Feed, soc_units: list[str],
-                 batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
-    """Typed, validated batches with a ``_row`` column (row number as seen in the file)."""
+                 batch_rows: int = BATCH_ROWS, row_offset: int = 0) -> Iterator[pa.RecordBatch]:
+    """Typed, validated batches with a ``_row`` column (row number as seen in the file; ``row_offset``
+    rows precede this input, e.g. earlier partitions of the same file)."""
     sql = build_sql(feed, soc_units)
     try:
         reader = con.sql(sql).to_arrow_reader(batch_rows)
     except duckdb.Error as exc:
         raise SourceError(feed.shown, f"cannot read: {str(exc).splitlines()[0]}",
                           expected="a well-formed CSV (one value per header column) or Parquet file") from exc
-    offset = 0
+    offset = row_offset
     while True:
         try:
             batch = reader.read_next_batch()
@@ -234,6 +271,13 @@ def read_batches(con: duckdb.DuckDBPyConnection, feed: Feed, soc_units: list[str
             raise SourceError(feed.shown, _MESSAGES[kind], row=offset + i + feed.row_offset,
                               column=feed.feed_columns.get(col, col) if col not in feed.mapping.constants else col,
                               value=value, expected=S.EXPECTED[col])
+        for col in ("advert_id", "title"):
+            blank = pc.equal(pc.utf8_trim_whitespace(batch.column(col)), "")
+            if pc.any(blank).as_py():
+                i = int(pc.index(blank, True).as_py())
+                raise SourceError(feed.shown, _MESSAGES["blank"], row=offset + i + feed.row_offset,
+                                  column=feed.feed_columns.get(col, col), value=batch.column(col)[i].as_py(),
+                                  expected=S.EXPECTED[col])
         rows = pa.array(range(offset + feed.row_offset, offset + feed.row_offset + n), type=pa.int64())
         keep = [c for c in batch.schema.names if not c.startswith("_bad")]
         yield pa.RecordBatch.from_arrays([batch.column(c) for c in keep] + [rows], names=keep + ["_row"])

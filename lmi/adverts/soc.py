@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -84,18 +85,22 @@ def _singular(w: str) -> str:
     return w
 
 
+@lru_cache(maxsize=200_000)
+def _word(w: str, drop_noise: bool) -> tuple[str, ...]:
+    if not w or w in STOP or w.isdigit() or (drop_noise and w in NOISE):
+        return ()
+    exp = ABBREV.get(w)
+    if exp is not None:
+        return tuple(exp.split())
+    return (_singular(w),)
+
+
 def tokens(title: str, *, drop_noise: bool = True) -> list[str]:
     """Occupation-bearing tokens of a title (see module docstring)."""
     text = _MONEY.sub(" ", _ascii(title)).replace("'s", "").replace("’s", "")
     out: list[str] = []
     for w in _SPLIT.split(text):
-        if not w or w in STOP or w.isdigit() or (drop_noise and w in NOISE):
-            continue
-        exp = ABBREV.get(w)
-        if exp is not None:
-            out.extend(exp.split())
-            continue
-        out.append(_singular(w))
+        out.extend(_word(w, drop_noise))
     return out
 
 

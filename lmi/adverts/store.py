@@ -71,7 +71,7 @@ def _table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     return [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
 
 
-def swap_in(db: Path, facts: pd.DataFrame, measures: pd.DataFrame, dataset: pd.DataFrame,
+def swap_in(db: Path, facts, measures: pd.DataFrame, dataset: pd.DataFrame,
             note: str) -> None:
     """Copy ``db`` to a temporary file with the advert_feed rows replaced, then os.replace it."""
     db = Path(db)
@@ -97,8 +97,9 @@ def swap_in(db: Path, facts: pd.DataFrame, measures: pd.DataFrame, dataset: pd.D
             else:
                 con.execute(f"INSERT INTO new.main.{t} SELECT * FROM old.main.{t}")
         for t, df in (("facts", facts), ("measures", measures), ("datasets", dataset)):
-            keep = [c for c in _table_columns(con, f"new.main.{t}") if c in df.columns]
-            con.register("_df", df[keep])
+            names = df.column_names if hasattr(df, "column_names") else list(df.columns)
+            keep = [c for c in _table_columns(con, f"new.main.{t}") if c in names]
+            con.register("_df", df)
             con.execute(f"INSERT INTO new.main.{t} ({', '.join(keep)}) SELECT {', '.join(keep)} FROM _df")
             con.unregister("_df")
         old_id = con.execute("SELECT value FROM old.main.build_info WHERE key = 'build_id'").fetchone()
