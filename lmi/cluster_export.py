@@ -88,6 +88,8 @@ def export_rows(demands: Sequence[ClusterDemand], meta: Mapping[str, Mapping],
             reason = None
             if r["status"] not in ("ok", None) or not not_nan(r["value"]):
                 reason = str(r["note"]).split("; published for the whole sub-major group")[0] or None
+                if reason and reason.startswith(f"{r['status']}: "):
+                    reason = reason[len(f"{r['status']}: "):]
             rows.append({**area, **_meta_cols(r["measure"], meta, r["period"], dates), "measure_label": label,
                          "breakdown": f"soc2020_submajor: {r['submajor']} {r['submajor_title']}",
                          "value": _num(r["value"]), "status": _status(r["status"], reason), "step": None,

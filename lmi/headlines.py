@@ -29,8 +29,10 @@ TILES: tuple[TileSpec, ...] = (
     TileSpec("claimant", "els_claimant_count", "Claimant rate"),
     TileSpec("employment", "els_employment_rate", "Employment rate (16–64)"),
     TileSpec("level3", "els_level_3_or_above_qualifications", "Level 3+ qualified (16–64)"),
-    TileSpec("ssv", "ess_ssv_density", "Skill-shortage vacancy density",
-             note="share of vacancies hard to fill for lack of skills; Employer Skills Survey"),
+    # ESS 2019 is published for LEPs (and for upper-tier LEAs, where two-tier districts have no figure of
+    # their own): the tile reports the LEP-table figure for the LEP containing the area, labelled so.
+    TileSpec("ssv", "ess_lep_ssv_density", "Skill-shortage vacancy density",
+             note="share of vacancies hard to fill for lack of skills; Employer Skills Survey 2019, LEP tables"),
     TileSpec("pop", "pop_16_64", "Population aged 16–64"),
 )
 

@@ -194,7 +194,7 @@ def test_export_rows():
     assert list(steps["step"]) == [1, 2, 3]
     sub = rows[(rows["breakdown"] == "soc2020_submajor: 32 sub-major 32") & (rows["measure"] == MEASURES["adverts"])]
     assert len(sub) == 1 and math.isnan(sub["value"].iloc[0])
-    assert sub["status"].iloc[0] == "suppressed (suppressed: blank in DfE data hub)"
+    assert sub["status"].iloc[0] == "suppressed (blank in DfE data hub)"
     emp = rows[rows["measure"] == MEASURES["employment"]]
     assert set(emp["unit"]) == {"persons"} and set(emp["measure_label"]) == {"In employment"}
 
