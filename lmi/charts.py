@@ -103,6 +103,22 @@ def _hover(unit: str) -> str:
             "Status: %{customdata[3]}<extra></extra>")
 
 
+def _zoom(bbox: tuple[float, float, float, float], height: int, width: int | None = None) -> dict:
+    """Centre and projection scale that fit ``bbox`` (with a margin) in the whole frame, so the map is
+    zoomed without being clipped to the box (lon/lat axis ranges would crop the drawing area)."""
+    import math
+
+    lon0, lat0, lon1, lat1 = bbox
+    width = width or int(height * 0.8)  # plotly keeps the geo frame near-square: fit the box inside it
+    merc = lambda lat: math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+    lon_span = max(lon1 - lon0, 0.3) * 1.5
+    y_span = max(merc(lat1) - merc(lat0), 0.005) * 1.5
+    # at projection_scale 1 plotly's mercator frame spans the full 2π of projected height; the width
+    # follows from the frame's aspect ratio
+    scale = min(2 * math.pi / y_span, (width / height) * 2 * math.pi / math.radians(lon_span))
+    return dict(center=dict(lon=(lon0 + lon1) / 2, lat=(lat0 + lat1) / 2), projection_scale=scale)
+
+
 def choropleth(frame: pd.DataFrame, geojson: dict | str, *, title: str, legend_title: str,
                bbox: tuple[float, float, float, float] | None = None, highlight: dict | None = None,
                height: int = 640) -> go.Figure:
@@ -136,9 +152,7 @@ def choropleth(frame: pd.DataFrame, geojson: dict | str, *, title: str, legend_t
         ))
     geo = dict(visible=False, projection_type="mercator", bgcolor="rgba(0,0,0,0)")
     if bbox is not None:
-        lon0, lat0, lon1, lat1 = bbox
-        pad_lon, pad_lat = max(0.2, (lon1 - lon0) * 0.25), max(0.15, (lat1 - lat0) * 0.25)
-        geo.update(lonaxis_range=[lon0 - pad_lon, lon1 + pad_lon], lataxis_range=[lat0 - pad_lat, lat1 + pad_lat])
+        geo.update(**_zoom(bbox, height))
     else:
         geo.update(fitbounds="locations")
     fig.update_geos(**geo)

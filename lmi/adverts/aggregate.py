@@ -12,7 +12,7 @@ its partition key:
    or without a LAD are not matched by this rule;
 3. ``NEW`` / ``ACTIVE`` (key: LAD): new adverts by posted month, and adverts open on each month's
    last day (posted on or before it, closing on or after it; no closing date -> open
-   ``open_days`` days), by LAD x month x SOC unit group (NULL = uncoded);
+   ``open_days`` days), by LAD x month x SOC unit group (active: sub-major group; NULL = uncoded);
 4. ``SALARY`` (key: area): median annual salary of the month's new adverts, by area (LAD and every
    area in geo_membership) x month x (total, SOC major group).
 """
@@ -25,35 +25,44 @@ import pandas as pd
 
 WINDOW_DAYS = 30
 
-# Rule 1 (exact advert_id within a source): rows to drop. Only rows whose hash(source, advert_id)
-# occurs more than once can be duplicates; the exact comparison runs on those candidates only.
+# Narrow copy of the cleaned adverts: the two de-duplication keys as 64-bit hashes, plus what the
+# aggregates need. Hashes only select candidates; duplicates are always confirmed on the real keys.
+NARROW = """
+SELECT file_key, _row, hash(source, advert_id) AS h1,
+       CASE WHEN lad_code IS NOT NULL AND employer_key IS NOT NULL THEN hash(employer_key, title_key, lad_code) END AS h2,
+       lad_code, posted_date, closing_date, soc_unit, soc_method, salary_annual, reason, place_method
+FROM {src}
+"""
+
+# Rule 1 (exact advert_id within a source): rows to drop, among rows whose h1 occurs more than once.
 RULE1_DROP = """
-SELECT file_id, _row FROM (
-  SELECT file_id, _row, row_number() OVER (PARTITION BY source, advert_id ORDER BY posted_date, file_id, _row) AS _rn
+SELECT file_key, _row FROM (
+  SELECT file_key, _row, row_number() OVER (PARTITION BY source, advert_id ORDER BY posted_date, file_key, _row) AS _rn
   FROM {src}
-  WHERE hash(source, advert_id) IN (
-    SELECT h FROM (SELECT hash(source, advert_id) AS h FROM {src}) GROUP BY h HAVING count(*) > 1))
+  WHERE hash(source, advert_id) IN (SELECT h1 FROM {narrow} GROUP BY h1 HAVING count(*) > 1))
 WHERE _rn > 1
 """
 
-SURVIVORS = "SELECT * FROM {src} ANTI JOIN {drop} USING (file_id, _row)"
-
-# Rule 2 (same employer + normalised title in the same LAD within the window): rows to drop, again
-# compared exactly only among candidates whose key hash occurs more than once.
+# Rule 2 (same employer + normalised title in the same LAD within the window): rows to drop, among
+# rule-1 survivors whose h2 occurs more than once.
 RULE2_DROP = """
-SELECT file_id, _row FROM (
-  SELECT file_id, _row, posted_date,
+WITH cand AS (SELECT h2 FROM {narrow} ANTI JOIN {drop1} USING (file_key, _row)
+              WHERE h2 IS NOT NULL GROUP BY h2 HAVING count(*) > 1)
+SELECT file_key, _row FROM (
+  SELECT file_key, _row, posted_date,
          lag(posted_date) OVER (PARTITION BY employer_key, title_key, lad_code ORDER BY posted_date, source, advert_id) AS _prev
-  FROM {src}
-  WHERE lad_code IS NOT NULL AND employer_key IS NOT NULL AND hash(employer_key, title_key, lad_code) IN (
-    SELECT h FROM (SELECT hash(employer_key, title_key, lad_code) AS h FROM {src}
-                   WHERE lad_code IS NOT NULL AND employer_key IS NOT NULL) GROUP BY h HAVING count(*) > 1))
+  FROM (SELECT * FROM {src} ANTI JOIN {drop1} USING (file_key, _row))
+  WHERE lad_code IS NOT NULL AND employer_key IS NOT NULL
+    AND hash(employer_key, title_key, lad_code) IN (SELECT h2 FROM cand))
 WHERE _prev IS NOT NULL AND date_diff('day', _prev, posted_date) <= {window}
 """
 
+SURVIVORS = "SELECT * FROM {src} ANTI JOIN {drop} USING (file_key, _row)"
+
 KEPT = """
 SELECT lad_code, posted_date, closing_date, soc_unit, soc_method, salary_annual
-FROM {src} ANTI JOIN {drop} USING (file_id, _row) WHERE lad_code IS NOT NULL
+FROM (SELECT * FROM {src} ANTI JOIN {drop1} USING (file_key, _row)) ANTI JOIN {drop2} USING (file_key, _row)
+WHERE lad_code IS NOT NULL
 """
 
 NEW = """
@@ -63,7 +72,7 @@ FROM {src} GROUP BY ALL
 
 ACTIVE = """
 SELECT lad_code, month, soc_unit, count(*) AS n FROM (
-  SELECT lad_code, soc_unit, posted_date,
+  SELECT lad_code, left(soc_unit, 2) AS soc_unit, posted_date,
          COALESCE(closing_date, CAST(posted_date + INTERVAL {open_days} DAY AS DATE)) AS close_eff,
          CAST(unnest(generate_series(date_trunc('month', posted_date),
                      date_trunc('month', COALESCE(closing_date, CAST(posted_date + INTERVAL {open_days} DAY AS DATE))),
@@ -78,24 +87,17 @@ SELECT lad_code, CAST(date_trunc('month', posted_date) AS DATE) AS month, left(s
 FROM {src} WHERE salary_annual IS NOT NULL
 """
 
+# medians: total at every level but county; by SOC major group at LAD, region and England
 SALARY = """
 WITH j AS (SELECT m.area_level, m.area_code, s.month, s.major, s.salary_annual
-           FROM {src} s JOIN {membership} m ON m.lad_code = s.lad_code)
+           FROM {src} s JOIN {membership} m ON m.lad_code = s.lad_code
+           WHERE m.area_level IN ('lad', 'lep', 'lsip', 'ca', 'region', 'england'))
 SELECT area_level, area_code, month, 'total' AS breakdown_type, 'total' AS breakdown_code,
        median(salary_annual) AS median, count(*) AS n FROM j GROUP BY ALL
 UNION ALL
 SELECT area_level, area_code, month, 'soc2020_major', COALESCE(major, 'unknown'),
-       median(salary_annual), count(*) FROM j GROUP BY ALL
+       median(salary_annual), count(*) FROM j WHERE area_level IN ('lad', 'region', 'england') GROUP BY ALL
 """
-
-STATS = """
-SELECT
-  (SELECT count(*) FROM {parts}) AS rows_total,
-  (SELECT count(*) FROM {drop1}) AS dropped_rule1,
-  (SELECT count(*) FROM {drop2}) AS dropped_rule2,
-  (SELECT count(*) FROM {kept}) AS counted
-"""
-
 
 @dataclass
 class Aggregates:
@@ -134,18 +136,20 @@ def run_local(con: duckdb.DuckDBPyConnection, parts_glob: str, membership: pd.Da
               window_days: int = WINDOW_DAYS, open_days: int = 30) -> Aggregates:
     """All steps on DuckDB over the sidecar Parquet files (streamed; spills under memory_limit)."""
     src = f"read_parquet('{parts_glob}')"
-    con.execute("CREATE OR REPLACE TEMP TABLE _d1 AS " + RULE1_DROP.format(src=src))
-    con.execute("CREATE OR REPLACE TEMP VIEW _k1 AS " + SURVIVORS.format(src=src, drop="_d1"))
-    con.execute("CREATE OR REPLACE TEMP TABLE _d2 AS " + RULE2_DROP.format(src="_k1", window=int(window_days)))
-    con.execute("CREATE OR REPLACE TEMP TABLE _kept AS " + KEPT.format(src="_k1", drop="_d2"))
+    con.execute("CREATE OR REPLACE TEMP TABLE _p AS " + NARROW.format(src=src))
+    con.execute("CREATE OR REPLACE TEMP TABLE _d1 AS " + RULE1_DROP.format(src=src, narrow="_p"))
+    con.execute("CREATE OR REPLACE TEMP TABLE _d2 AS " + RULE2_DROP.format(src=src, narrow="_p", drop1="_d1",
+                                                                           window=int(window_days)))
+    con.execute("CREATE OR REPLACE TEMP TABLE _kept AS " + KEPT.format(src="_p", drop1="_d1", drop2="_d2"))
     agg = finish(con, "_kept", membership, open_days)
-    r = con.execute(STATS.format(parts=src, drop1="_d1", drop2="_d2", kept="_kept")).fetchone()
-    agg.stats = {"rows_total": r[0], "after_rule1": r[0] - r[1], "placed": r[3] + r[2], "counted": r[3]}
-    agg.unassigned = dict(con.execute("SELECT reason, count(*) FROM _k1 WHERE lad_code IS NULL GROUP BY 1").fetchall())
-    agg.placed = dict(con.execute("SELECT place_method, count(*) FROM _k1 WHERE lad_code IS NOT NULL GROUP BY 1").fetchall())
-    for t in ("_d1", "_d2", "_kept"):
+    n, d1, d2, kept = con.execute("SELECT (SELECT count(*) FROM _p), (SELECT count(*) FROM _d1), "
+                                  "(SELECT count(*) FROM _d2), (SELECT count(*) FROM _kept)").fetchone()
+    agg.stats = {"rows_total": n, "after_rule1": n - d1, "placed": kept + d2, "counted": kept}
+    k1 = SURVIVORS.format(src="_p", drop="_d1")
+    agg.unassigned = dict(con.execute(f"SELECT reason, count(*) FROM ({k1}) WHERE lad_code IS NULL GROUP BY 1").fetchall())
+    agg.placed = dict(con.execute(f"SELECT place_method, count(*) FROM ({k1}) WHERE lad_code IS NOT NULL GROUP BY 1").fetchall())
+    for t in ("_p", "_d1", "_d2", "_kept"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
-    con.execute("DROP VIEW IF EXISTS _k1")
     return agg
 
 

@@ -22,7 +22,7 @@ CLEAN_SCHEMA = pa.schema([
     ("closing_date", pa.date32()), ("employer_key", pa.string()), ("title_key", pa.string()),
     ("lad_code", pa.string()), ("place_method", pa.string()), ("reason", pa.string()),
     ("soc_unit", pa.string()), ("soc_method", pa.string()), ("soc_confidence", pa.float32()),
-    ("salary_annual", pa.float64()), ("salary_note", pa.string()), ("file_id", pa.string()), ("_row", pa.int64()),
+    ("salary_annual", pa.float64()), ("salary_note", pa.string()), ("file_key", pa.int64()), ("_row", pa.int64()),
 ])
 PLACE_METHODS = np.array(["coordinates", "coordinates (coastal tolerance)", "place name"], dtype=object)
 SOC_METHODS = ["supplied", "exact", "tfidf"]
@@ -84,6 +84,7 @@ class Cleaner:
         return out[:, 0].astype(np.int64), out[:, 1].astype(np.int64), out[:, 2]
 
     def clean(self, batch: pa.RecordBatch, file_id: str) -> tuple[pa.RecordBatch, RunStats]:
+        """Clean one batch; ``file_id`` (hex) identifies the feed file (stored as ``file_key``)."""
         n = batch.num_rows
         st = RunStats(rows=n)
         # ---- location
@@ -160,9 +161,18 @@ class Cleaner:
             _dict(lad, self.locator.codes), _dict(pm, PLACE_METHODS), _dict(reason, np.array(self.reasons, dtype=object)),
             _dict(unit, np.array(self.coder.units, dtype=object)), _dict(smeth, np.array(SOC_METHODS, dtype=object)),
             pa.array(sconf, type=pa.float32()), batch.column("salary_annual"), notes,
-            pa.array(np.full(n, file_id, dtype=object), type=pa.string()), batch.column("_row"),
+            pa.array(np.full(n, file_key(file_id), dtype=np.int64)), batch.column("_row"),
         ], schema=CLEAN_SCHEMA)
         return out, st
+
+
+def file_key(file_id: str) -> int:
+    """A file's id as a non-negative int64 (first 15 hex digits of the content hash, or a crc32)."""
+    try:
+        return int(file_id[:15], 16)
+    except ValueError:
+        import zlib
+        return zlib.crc32(file_id.encode())
 
 
 def _encode(arr: pa.Array) -> pa.DictionaryArray:

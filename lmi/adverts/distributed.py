@@ -94,14 +94,20 @@ def clean_partitioned(raw_glob: str, out_dir: str, db: str, mapping: S.Mapping |
     dd.concat(parts).to_parquet(out_dir, write_index=False, schema=CLEAN_SCHEMA)
 
 
+_NONE = pd.DataFrame({"file_key": pd.Series(dtype="int64"), "_row": pd.Series(dtype="int64")})
+
+
 def _rule1(pdf: pd.DataFrame) -> pd.DataFrame:
-    drop = _sql(pdf, A.RULE1_DROP.format(src="part"))
+    narrow = _sql(pdf, A.NARROW.format(src="part"))
+    drop = _sql(pdf, A.RULE1_DROP.format(src="part", narrow="n"), n=narrow)
     return _sql(pdf, A.SURVIVORS.format(src="part", drop="d"), d=drop)
 
 
 def _rule2_kept(pdf: pd.DataFrame, window_days: int) -> pd.DataFrame:
-    drop = _sql(pdf, A.RULE2_DROP.format(src="part", window=int(window_days)))
-    return _sql(pdf, A.KEPT.format(src="part", drop="d"), d=drop)
+    narrow = _sql(pdf, A.NARROW.format(src="part"))
+    drop = _sql(pdf, A.RULE2_DROP.format(src="part", narrow="n", drop1="d1", window=int(window_days)),
+                n=narrow, d1=_NONE)
+    return _sql(narrow, A.KEPT.format(src="part", drop1="d1", drop2="d2"), d1=_NONE, d2=drop)
 
 
 def aggregate_dask(clean_glob: str, membership: pd.DataFrame, window_days: int = A.WINDOW_DAYS,

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
 import sys
+import threading
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -121,7 +123,11 @@ def _connect(memory_limit: str, threads: int) -> duckdb.DuckDBPyConnection:
 def clean_file(con: duckdb.DuckDBPyConnection, path: Path, mapping: S.Mapping, ref: Reference, out: Path,
                fid: str, progress: bool = False, batch_rows: int = reader.BATCH_ROWS,
                shown: str | None = None) -> RunStats:
-    """Read, validate and clean one feed file into ``out`` (Parquet, CLEAN_SCHEMA)."""
+    """Read, validate and clean one feed file into ``out`` (Parquet, CLEAN_SCHEMA).
+
+    Three threads overlap the work: DuckDB reads and types the next batch and pyarrow compresses the
+    previous one while Python cleans the current one (DuckDB, numpy, shapely and pyarrow release the GIL).
+    """
     from tqdm import tqdm
 
     feed = reader.open_feed(con, path, mapping, shown=shown)
@@ -130,16 +136,65 @@ def clean_file(con: duckdb.DuckDBPyConnection, path: Path, mapping: S.Mapping, r
     stats = RunStats()
     bar = tqdm(total=total, unit=" adverts", unit_scale=True, desc=Path(path).name[:30], file=sys.stderr,
                disable=not progress, dynamic_ncols=True)
-    writer = pq.ParquetWriter(out, CLEAN_SCHEMA, compression="zstd")
+    q_in: queue.Queue = queue.Queue(maxsize=2)
+    q_out: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def produce() -> None:
+        try:
+            for batch in reader.read_batches(con, feed, ref.coder.units, batch_rows):
+                while not stop.is_set():
+                    try:
+                        q_in.put(batch, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q_in.put(None)
+        except BaseException as exc:          # handed to the main thread
+            q_in.put(exc)
+
+    def consume(writer: pq.ParquetWriter) -> None:
+        while True:
+            item = q_out.get()
+            if item is None:
+                return
+            try:
+                writer.write_batch(item, row_group_size=batch_rows)
+            except BaseException as exc:
+                errors.append(exc)
+                stop.set()
+                return
+
+    writer = pq.ParquetWriter(out, CLEAN_SCHEMA, compression="lz4")
+    t_in = threading.Thread(target=produce, daemon=True)
+    t_out = threading.Thread(target=consume, args=(writer,), daemon=True)
+    t_in.start()
+    t_out.start()
     try:
-        for batch in reader.read_batches(con, feed, ref.coder.units, batch_rows):
-            cleaned, st = cleaner.clean(batch, fid)
-            writer.write_batch(cleaned, row_group_size=batch_rows)
+        while True:
+            item = q_in.get()
+            if item is None:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            cleaned, st = cleaner.clean(item, fid)
+            q_out.put(cleaned)
             stats.add(st)
-            bar.update(batch.num_rows)
+            bar.update(item.num_rows)
+            if errors:
+                raise errors[0]
     finally:
+        stop.set()
+        q_out.put(None)
+        t_out.join()
+        t_in.join(timeout=5)
         writer.close()
         bar.close()
+    if errors:
+        raise errors[0]
     return stats
 
 
