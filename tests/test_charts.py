@@ -93,8 +93,12 @@ def test_map_frame_and_choropleth_draw_missing_areas_grey_with_a_legend_entry():
     assert "%{customdata[0]}" in values.hovertemplate and "Status" in values.hovertemplate
     assert outline.marker.line.width > 1 and list(outline.locations) == ["E1"]
     assert fig.layout.geo.fitbounds == "locations"
-    zoomed = charts.choropleth(frame, gj, title="t", legend_title="x", bbox=(0, 50, 1, 51))
-    assert zoomed.layout.geo.lonaxis.range[0] < 0 and zoomed.layout.geo.fitbounds is None
+    bbox = (0, 50, 1, 51)
+    zoomed = charts.choropleth(frame, gj, title="t", legend_title="x", bbox=bbox)
+    # zoomed by centre and scale (not axis ranges, which clip the drawing): centred inside the box
+    geo = zoomed.layout.geo
+    assert geo.fitbounds is None and geo.projection.scale > 1
+    assert bbox[0] < geo.center.lon < bbox[2] and bbox[1] < geo.center.lat < bbox[3]
 
 
 def test_hex_map_places_each_lad_on_its_cell():
