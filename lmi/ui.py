@@ -196,7 +196,8 @@ def source_line(measure_id: str) -> str:
     ds = dataset_row(str(info["dataset"]))
     if ds is None:
         return f"Source: dataset {info['dataset']}."
-    rel = f", released {ds['release_date']}" if ds.get("release_date") else ""
+    released = ds.get("release_date")
+    rel = f", released {released}" if isinstance(released, str) and released.strip() else ""
     return f"{str(ds['attribution']).rstrip('.')}. {ds['title']}{rel}."
 
 
