@@ -307,9 +307,7 @@ def _write(path: Path, spine: Spine, facts, measures_df, datasets_df, lad_b, are
             "lad_boundaries": lad_b, "area_boundaries": area_b, "reference_files": refs_df, **tables,
         }
         for name, df in register.items():
-            con.register("_src", df)
-            con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM _src')  # name from the fixed dict above
-            con.unregister("_src")
+            con.from_df(df).create(name)  # names come from the fixed dict above; no SQL text is assembled
         f = facts.copy()
         f["period_start"] = f["period_start"].dt.date
         f["period_end"] = f["period_end"].dt.date
