@@ -351,3 +351,26 @@ def test_truth_file_written(synthetic):
     truth = json.loads(Path(str(feed) + ".truth.json").read_text())
     assert truth["rows"] == 30_000 and truth["duplicates"]["total"] > 0 and truth["unassigned_total"] > 0
     assert truth["population_source"].startswith(("database facts", "ons_mye"))
+
+
+def test_cli_generate_and_ingest(base_db, tmp_path, capsys):
+    from lmi.adverts.cli import main
+
+    db = _copy(base_db, tmp_path)
+    out = tmp_path / "cli.csv"
+    assert main(["generate", "--rows", "3000", "--seed", "4", "--out", str(out), "--db", str(db)]) == 0
+    truth = json.loads(Path(str(out) + ".truth.json").read_text())
+    assert main(["ingest", str(out), "--db", str(db), "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert f"adverts counted: {truth['counted']:,}" in text
+    bad = _write(tmp_path / "bad.csv", [_advert(1, latitude="north")])
+    assert main(["ingest", str(bad), "--db", str(db), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "bad.csv" in err and "row 2" in err and "'latitude'" in err and "expected" in err
+
+
+def test_lmi_cli_wiring():
+    cli = pytest.importorskip("lmi.cli")
+    parser = cli.make_parser()
+    args = parser.parse_args(["adverts", "generate", "--rows", "10", "--out", "x.parquet"])
+    assert args.adverts_command == "generate" and args.rows == 10

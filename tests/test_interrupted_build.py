@@ -28,13 +28,14 @@ SUBDIRS = ("geography", "lookups", "population")
 LIMIT_S = 300
 
 # name -> (kind, argument): kill after N seconds / on the first progress line containing text /
-# at the swap itself (os.replace onto the target SIGKILLs the process) / never (a complete build)
+# once that line has appeared and the temporary database file is being written / at the swap itself (os.replace onto the target SIGKILLs the process) / never (a complete build)
 SCENARIOS = {
     "after_0.5s": ("time", 0.5),
     "after_2s": ("time", 2.0),
     "after_5s": ("time", 5.0),
+    "while_staging": ("progress", "staging "),
     "while_rolling_up": ("progress", "rolling up"),
-    "while_writing_the_database": ("progress", "writing and checking the database"),
+    "while_writing_the_database": ("writing", "writing and checking the database"),
     "just_before_the_swap": ("swap", None),
     "complete_build": ("none", None),
 }
@@ -82,9 +83,9 @@ class Observation:
 class Reader(threading.Thread):
     """Loops: open the database read-only, run queries, close — recording what it saw."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, pause: float) -> None:
         super().__init__(daemon=True)
-        self.path, self.stop, self.seen = path, threading.Event(), []
+        self.path, self.pause, self.stop, self.seen = path, pause, threading.Event(), []
 
     def run(self) -> None:
         while not self.stop.is_set():
@@ -102,7 +103,7 @@ class Reader(threading.Thread):
             except Exception as exc:  # noqa: BLE001 - recorded and asserted on
                 o.error = f"{type(exc).__name__}: {exc}"
             self.seen.append(o)
-            time.sleep(0.02)
+            time.sleep(self.pause)
 
 
 @dataclass
@@ -134,7 +135,7 @@ def run_scenario(name: str, kind: str, arg, src: Path, work: Path, snapshot: Pat
     args = ["build", "--sources", str(src), "--out", str(out)]
     cmd = [sys.executable, "-c", SWAP_HOOK, *args] if kind == "swap" else [sys.executable, "-m", "lmi", *args]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
-    reader = Reader(out)
+    reader = Reader(out, pause=0.03 if kind in ("swap", "none") else 0.15)
     reader.start()
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -154,7 +155,7 @@ def run_scenario(name: str, kind: str, arg, src: Path, work: Path, snapshot: Pat
                 text = line.decode("utf-8", "replace").strip()
                 if text:
                     res.progress.append(f"{time.monotonic() - t0:6.2f}s {text[:90]}")
-                    if kind == "progress" and arg in text:
+                    if kind in ("progress", "writing") and arg in text:
                         hit.set()
 
     pumper = threading.Thread(target=pump, daemon=True)
@@ -164,10 +165,15 @@ def run_scenario(name: str, kind: str, arg, src: Path, work: Path, snapshot: Pat
             deadline = t0 + arg
             while time.monotonic() < deadline and proc.poll() is None:
                 time.sleep(0.01)
-        elif kind == "progress":
+        elif kind in ("progress", "writing"):
             while not hit.is_set() and proc.poll() is None and time.monotonic() - t0 < LIMIT_S:
                 time.sleep(0.005)
-        if kind in ("time", "progress"):
+        if kind == "writing":  # wait until the temporary file has data in it, then kill mid-write
+            until = time.monotonic() + 20
+            while proc.poll() is None and time.monotonic() < until and not any(
+                    p.name.startswith(".lmi.duckdb.building-") and p.stat().st_size > 0 for p in work.iterdir()):
+                time.sleep(0.005)
+        if kind in ("time", "progress", "writing"):
             res.killed_while_running = proc.poll() is None
             proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=LIMIT_S)
@@ -234,14 +240,16 @@ def _assert_reader_never_saw_half_a_database(r: Result, allowed_ids: set[str]) -
     assert not torn, f"reader saw a facts table whose row count disagrees with build_info: {torn[:2]}"
 
 
-@pytest.mark.parametrize("name", [n for n, (k, _) in SCENARIOS.items() if k in ("time", "progress")])
+@pytest.mark.parametrize("name", [n for n, (k, _) in SCENARIOS.items() if k in ("time", "progress", "writing")])
 def test_sigkill_leaves_previous_database_intact(name: str, results: dict[str, Result]) -> None:
     r = results[name]
     assert not r.error, r.error + _context(r)
     assert r.killed_while_running, "the build ended before the kill point: " + _context(r)
     assert r.returncode == -signal.SIGKILL, _context(r)
-    if SCENARIOS[name][0] == "progress":
+    if SCENARIOS[name][0] in ("progress", "writing"):
         assert any(SCENARIOS[name][1] in line for line in r.progress), _context(r)
+    if SCENARIOS[name][0] == "writing":  # killed mid-write: the partial temporary file is left, never the target
+        assert any(f.startswith(".lmi.duckdb.building-") for f in r.files_after), _context(r)
     _assert_previous_intact(r)
     _assert_reader_never_saw_half_a_database(r, {r.before_id})
 

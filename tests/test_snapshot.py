@@ -17,7 +17,8 @@ def test_snapshot_is_small_and_every_dataset_carries_licence_and_attribution(sna
         for ds, lic, attr, url in rows:
             assert lic and attr and url, ds
         geo = con.execute("SELECT attribution FROM datasets WHERE id = 'ons_geography'").fetchone()[0]
-        assert "Contains OS data © Crown copyright and database right 2023" in geo
+        assert "Source: Office for National Statistics licensed under the Open Government Licence v.3.0" in geo
+        assert "Contains OS data © Crown copyright and database right" in geo and "2023" in geo
         si = con.execute("SELECT licence FROM datasets WHERE id = 'skills_imperative_2035'").fetchone()[0]
         assert "Warwick" in si and "Not Open Government Licence" in si
         assert con.execute("SELECT count(*) FROM lad_boundaries").fetchone()[0] == 296

@@ -42,6 +42,8 @@ class RunStats:
 
     def add(self, other: "RunStats") -> None:
         self.rows += other.rows
+        self.distinct_titles = max(self.distinct_titles, other.distinct_titles)
+        self.distinct_places = max(self.distinct_places, other.distinct_places)
         for a in ("placed", "unassigned", "soc", "salary"):
             getattr(self, a).update(getattr(other, a))
 
@@ -183,9 +185,9 @@ def _encode(arr: pa.Array) -> pa.DictionaryArray:
 def normalise_key(values: pa.Array, employer: bool = False) -> pa.Array:
     """De-duplication key: lower case, accents and punctuation removed, spaces collapsed; for employers
     also the legal suffixes Ltd, Limited, plc, LLP, Inc. Blank -> null. Applied to distinct values."""
-    x = pc.utf8_lower(pc.utf8_normalize(values, "NFKD"))
-    x = pc.replace_substring_regex(x, r"\p{M}+", "")
-    x = pc.replace_substring_regex(x, r"[^a-z0-9]+", " ")
+    if pc.all(pc.string_is_ascii(values)).as_py() is False:
+        values = pc.replace_substring_regex(pc.utf8_normalize(values, "NFKD"), r"\p{M}+", "")
+    x = pc.replace_substring_regex(pc.utf8_lower(values), r"[^a-z0-9]+", " ")
     if employer:
         x = pc.replace_substring_regex(x, r"\b(ltd|limited|plc|llp|inc)\b", " ")
         x = pc.replace_substring_regex(x, r"\s+", " ")

@@ -233,13 +233,14 @@ def generate(rows: int, seed: int, out: str | Path, db: str | Path, start: str =
         first = np.array([np.datetime64(f"{y0 + (m0 - 1 + k) // 12:04d}-{(m0 - 1 + k) % 12 + 1:02d}-01") for k in mon])
         ndays = np.array([(pd.Timestamp(str(d)) + pd.offsets.MonthEnd(0)).day for d in first])
         posted = first[mi] + rng.integers(0, ndays[mi]).astype("timedelta64[D]")
-        t = rng.choice(T, size=n, p=titles["weight"].to_numpy())
-        return {"month": mi, "posted": posted, "title": t, "source": rng.choice(len(SOURCES), size=n, p=SOURCE_WEIGHTS)}
+        t = rng.choice(T, size=n, p=titles["weight"].to_numpy()).astype(np.int32)
+        return {"month": mi.astype(np.int16), "posted": posted,
+                "title": t, "source": rng.choice(len(SOURCES), size=n, p=SOURCE_WEIGHTS).astype(np.int8)}
 
     base = draw_common(B)
-    base["lad"] = rng.choice(len(codes), size=B, p=weights)
+    base["lad"] = rng.choice(len(codes), size=B, p=weights).astype(np.int16)
     # employers: 4 base adverts per employer; an employer's titles are distinct
-    emp = rng.permutation(B) // 4
+    emp = (rng.permutation(B) // 4).astype(np.int32)
     t = base["title"]
     for _ in range(50):
         key = emp.astype(np.int64) * T + t
@@ -250,7 +251,7 @@ def generate(rows: int, seed: int, out: str | Path, db: str | Path, start: str =
         t[clash] = rng.choice(T, size=int(clash.sum()), p=titles["weight"].to_numpy())
     base["employer"] = emp
     by_place = rng.random(B) < rates.place_name
-    base["loc"] = np.full(B, -1, dtype=np.int64)
+    base["loc"] = np.full(B, -1, dtype=np.int32)
     idx = np.nonzero(by_place)[0]
     choice = rng.random(len(idx))
     lad_of = base["lad"][idx]
@@ -265,8 +266,12 @@ def generate(rows: int, seed: int, out: str | Path, db: str | Path, start: str =
     order = pts[np.argsort(base["lad"][pts], kind="stable")]
     base["lon"][order], base["lat"][order] = lon_s, lat_s
     base["soc"] = rng.random(B) < rates.soc_supplied
-    base["postcode"] = np.where(rng.random(B) < 0.5, rng.integers(0, 500, B), -1)
+    base["postcode"] = np.where(rng.random(B) < 0.5, rng.integers(0, 500, B), -1).astype(np.int16)
     base["id"] = np.arange(B, dtype=np.int64)
+    # truth: the base adverts by LAD and month (duplicates are added below, unassigned rows apart)
+    truth_df = pd.DataFrame({"lad": codes[base["lad"]], "month": pd.to_datetime(base["posted"]).to_period("M").astype(str)}
+                            ).value_counts().sort_index()
+    n_by_place = int(by_place.sum())
     base["upper"] = np.zeros(B, dtype=bool)
 
     def take(d: dict, ix: np.ndarray) -> dict:
@@ -281,12 +286,15 @@ def generate(rows: int, seed: int, out: str | Path, db: str | Path, start: str =
     syn["id"] = B + n_rep + np.arange(n_syn, dtype=np.int64)
     syn["upper"] = rng.random(n_syn) < 0.5
     placed = {k: np.concatenate([base[k], rep[k], syn[k]]) for k in base}
+    keys = list(base)
+    del base, rep, syn, emp, t
     exact = take(placed, rng.integers(0, len(placed["id"]), n_exact))
     # ---- unassigned rows
     solo = draw_common(n_solo)
-    solo.update(lad=np.full(n_solo, -1), employer=rng.integers(0, 1_000_000, n_solo) + (B // 4 + 1),
-                loc=np.full(n_solo, -1, dtype=np.int64), lon=np.full(n_solo, np.nan), lat=np.full(n_solo, np.nan),
-                soc=rng.random(n_solo) < rates.soc_supplied, postcode=np.full(n_solo, -1),
+    solo.update(lad=np.full(n_solo, -1, dtype=np.int16),
+                employer=(rng.integers(0, 1_000_000, n_solo) + (B // 4 + 1)).astype(np.int32),
+                loc=np.full(n_solo, -1, dtype=np.int32), lon=np.full(n_solo, np.nan), lat=np.full(n_solo, np.nan),
+                soc=rng.random(n_solo) < rates.soc_supplied, postcode=np.full(n_solo, -1, dtype=np.int16),
                 id=B + n_rep + n_syn + np.arange(n_solo, dtype=np.int64), upper=np.zeros(n_solo, dtype=bool))
     s = 0
     for reason, n in n_un.items():
@@ -302,11 +310,15 @@ def generate(rows: int, seed: int, out: str | Path, db: str | Path, start: str =
         elif reason == geo.REASON_UNKNOWN_PLACE:
             solo["loc"][sl] = rng.choice(places["outside"], n)
         s += n
-    allrows = {k: np.concatenate([placed[k], exact[k], solo[k]]) for k in base}
+    allrows = {}
+    for k in keys:
+        allrows[k] = np.concatenate([placed.pop(k), exact.pop(k), solo.pop(k)])
     n_all = len(allrows["id"])
     assert n_all == N, (n_all, N)
     perm = rng.permutation(N)
-    allrows = {k: v[perm] for k, v in allrows.items()}
+    for k in keys:
+        allrows[k] = allrows[k][perm]
+    del perm
     # ---- per-row salary and closing date
     unit = titles["unit"].to_numpy()
     major_pay = np.array([MAJOR_SALARY[u[0]] for u in unit], dtype=float)
@@ -369,14 +381,12 @@ def generate(rows: int, seed: int, out: str | Path, db: str | Path, start: str =
     if writer is not None:
         writer.close()
     # ---- truth
-    months_all = pd.to_datetime(base["posted"]).to_period("M").astype(str)
-    truth_df = pd.DataFrame({"lad": codes[base["lad"]], "month": months_all}).value_counts().sort_index()
     per_lad: dict[str, dict[str, int]] = {}
     for (lad, mon), v in truth_df.items():
         per_lad.setdefault(lad, {})[mon] = int(v)
     truth = {
         "rows": N, "seed": seed, "start": start, "months": months, "population_source": pop_source,
-        "counted": int(B), "placed_by_place_name_base": int(by_place.sum()),
+        "counted": int(B), "placed_by_place_name_base": n_by_place,
         "duplicates": {"exact_advert_id": int(n_exact), "repost_or_syndication": int(n_rep + n_syn),
                        "reposts": int(n_rep), "syndicated": int(n_syn), "total": int(n_exact + n_rep + n_syn)},
         "unassigned": {k: int(v) for k, v in n_un.items()}, "unassigned_total": int(sum(n_un.values())),

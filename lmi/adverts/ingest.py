@@ -223,8 +223,10 @@ def recompute(con: duckdb.DuckDBPyConnection, db: Path, ref: Reference, window_d
 def ingest(files: list[str | Path], db: str | Path | None = None, mapping: str | Path | None = None,
            window_days: int = aggregate.WINDOW_DAYS, open_days: int = S.DEFAULT_OPEN_DAYS,
            tolerance_m: float = geo.TOLERANCE_M, progress: bool = True, memory_limit: str = "3GB",
-           threads: int = 2, batch_rows: int = reader.BATCH_ROWS) -> IngestReport:
-    """Add ``files`` to the advert sidecar of ``db`` and rebuild the advert_feed rows (see module doc)."""
+           threads: int = 2, batch_rows: int = reader.BATCH_ROWS, update_db: bool = True) -> IngestReport:
+    """Add ``files`` to the advert sidecar of ``db`` and rebuild the advert_feed rows (see module doc).
+
+    With ``update_db=False`` only the sidecar is written (``refresh`` then rebuilds the rows)."""
     db = Path(db) if db else default_db()
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -252,7 +254,10 @@ def ingest(files: list[str | Path], db: str | Path | None = None, mapping: str |
             os.replace(tmp, side / "parts" / f"{fid}.parquet")
         store.write_manifest(side, manifest)
         names = sorted({v["file"] for v in manifest.values()})
-        agg, n_facts = recompute(con, db, ref, window_days, open_days, names, seconds)
+        if update_db:
+            agg, n_facts = recompute(con, db, ref, window_days, open_days, names, seconds)
+        else:
+            agg, n_facts = aggregate.Aggregates(), 0
     finally:
         con.close()
         for _, tmp, _ in staged:
@@ -260,6 +265,27 @@ def ingest(files: list[str | Path], db: str | Path | None = None, mapping: str |
                 tmp.unlink()
     seconds["total"] = time.perf_counter() - t0
     return IngestReport(db, side, [str(f) for f in files], run, agg, n_facts, seconds, window_days, tolerance_m, ref.notes)
+
+
+def refresh(db: str | Path | None = None, window_days: int = aggregate.WINDOW_DAYS,
+            open_days: int = S.DEFAULT_OPEN_DAYS, memory_limit: str = "3GB", threads: int = 2) -> IngestReport:
+    """Recompute the advert_feed rows of ``db`` from its sidecar alone (e.g. after ``lmi build``)."""
+    db = Path(db) if db else default_db()
+    side = store.sidecar_dir(db)
+    if not store.has_parts(side):
+        raise LmiError(f"no ingested adverts beside {db} (expected {side}/parts/*.parquet)")
+    seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+    ref = load_reference(db)
+    seconds["reference"] = time.perf_counter() - t0
+    con = _connect(memory_limit, threads)
+    try:
+        names = sorted({v["file"] for v in store.read_manifest(side).values()})
+        agg, n_facts = recompute(con, db, ref, window_days, open_days, names, seconds)
+    finally:
+        con.close()
+    seconds["total"] = time.perf_counter() - t0
+    return IngestReport(db, side, [], RunStats(), agg, n_facts, seconds, window_days, ref.locator.tolerance_m, ref.notes)
 
 
 def format_report(r: IngestReport) -> str:

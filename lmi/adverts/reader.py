@@ -198,7 +198,7 @@ def build_sql(feed: Feed, soc_units: list[str]) -> str:
             return f"CAST(r_{col} AS VARCHAR)"
         return f"CAST({col} AS VARCHAR)" if col in S.DATES + S.NUMERIC else "NULL"
 
-    bad_val = " ".join(f"WHEN {cond} THEN {shown(col)}" for col, kind, cond in checks)
+    bad_val = " ".join(f"WHEN '{col}:{kind}' THEN {shown(col)}" for col, kind, cond in checks)
     factor = " ".join(f"WHEN '{k}' THEN {v}" for k, v in S.SALARY_FACTORS.items())
     lo, hi = S.PLAUSIBLE_ANNUAL
     return f"""
@@ -213,7 +213,8 @@ s AS (SELECT *,
   CASE WHEN salary_min IS NOT NULL AND salary_max IS NOT NULL THEN (salary_min + salary_max) / 2
        ELSE COALESCE(salary_min, salary_max) END AS amount,
   CASE period_norm {factor} END AS factor
-FROM t)
+FROM t),
+v AS (SELECT *, CASE {bad_col} END AS _bad FROM s)
 SELECT
   r_advert_id AS advert_id, r_source AS source, posted_date, closing_date, r_title AS title,
   r_employer AS employer, latitude, longitude, r_postcode AS postcode, r_location AS location,
@@ -227,9 +228,9 @@ SELECT
        WHEN amount * COALESCE(factor, 1) NOT BETWEEN {lo} AND {hi} THEN 'implausible'
        WHEN factor IS NULL THEN 'assumed annual'
        ELSE NULL END AS salary_note,
-  CASE {bad_col} END AS _bad,
-  CASE {bad_val} END AS _bad_value
-FROM s
+  _bad,
+  CASE WHEN _bad IS NOT NULL THEN (CASE _bad {bad_val} END) END AS _bad_value
+FROM v
 """
 
 

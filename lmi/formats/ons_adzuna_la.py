@@ -112,8 +112,11 @@ def _table(rows: list[tuple], anchor: int, first_year_col: int, rel: str, sheet:
                           column=_col(first_year_col), expected="year headers such as '2017'")
     data = []
     for i in range(anchor + 1, len(rows)):
-        if not rows[i] or rows[i][0] is None or not str(rows[i][0]).strip():
-            break
+        row = rows[i]
+        if not row or row[0] is None or not str(row[0]).strip():
+            continue  # blank spacer rows inside or after the table are skipped, never end it silently
+        if all(j >= len(row) or row[j] is None or not str(row[j]).strip() for j, _ in years):
+            break  # a text row with no values: the notes under the table
         data.append(i)
     return years, data
 

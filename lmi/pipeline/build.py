@@ -153,7 +153,8 @@ def stage_all(sources: Path, spine: Spine, formats: dict[Path, object], progress
         except LmiError:
             raise
         except Exception as exc:  # a format let a parser/decoder error escape: report it as a SourceError
-            raise SourceError(ctx.rel(path), f"could not be read as {mod.NAME}: {type(exc).__name__}: {exc}",
+            detail = " ".join(str(exc).split())[:300]
+            raise SourceError(ctx.rel(path), f"could not be read as {mod.NAME}: {type(exc).__name__}: {detail}",
                               expected=f"the layout of {mod.NAME}") from exc
         for ds in datasets:
             frames.append(_validate_stage(ds, ctx, spine))
