@@ -37,7 +37,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
         "--no-first-run"]
 MAX_SESSIONS = 60
 MAX_DURATION = 900
-ACTION_TIMEOUT_MS = 90_000
+ACTION_TIMEOUT_MS = 120_000
 CHART = '[data-testid="stPlotlyChart"] .js-plotly-plot .main-svg'
 RUNNING = '[data-testid="stStatusWidget"]'
 NAV = '[data-testid="stSidebarNav"] a'
@@ -63,15 +63,34 @@ def local_only(url: str) -> str:
 
 
 class RssSampler(threading.Thread):
-    """Samples the resident memory (MB) and CPU of the server process and its children once a second."""
+    """Samples once a second the resident memory (MB) and CPU of the server process and its children, and
+    the CPU of the load generator itself (this process's children: the Playwright driver and chromium)."""
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
         import psutil
 
         self.proc = psutil.Process(pid)
+        self.me = psutil.Process(os.getpid())
         self.samples: list[tuple[float, float, float]] = []   # (t, rss MB, cpu %)
+        self.client_cpu: list[float] = []
+        self.host_cpu: list[float] = []
         self.stop = threading.Event()
+        self._seen: dict[int, object] = {}
+
+    def client(self) -> float:
+        import psutil
+
+        cpu = 0.0
+        for p in self.me.children(recursive=True):
+            if p.pid == self.proc.pid or p.pid in {c.pid for c in self.proc.children(recursive=True)}:
+                continue
+            q = self._seen.setdefault(p.pid, p)
+            try:
+                cpu += q.cpu_percent(None)
+            except psutil.NoSuchProcess:
+                pass
+        return cpu
 
     def rss(self) -> tuple[float, float]:
         import psutil
@@ -88,8 +107,12 @@ class RssSampler(threading.Thread):
     def run(self) -> None:
         while not self.stop.is_set():
             try:
+                import psutil
+
                 mb, cpu = self.rss()
                 self.samples.append((time.monotonic(), mb, cpu))
+                self.client_cpu.append(self.client())
+                self.host_cpu.append(psutil.cpu_percent(None) * (psutil.cpu_count() or 1))
             except Exception:  # noqa: BLE001 - the server may be exiting
                 pass
             self.stop.wait(1.0)
@@ -146,7 +169,8 @@ async def settle(page, need_chart: bool) -> None:
     await page.wait_for_timeout(250)
     # finished: no 'running' status widget and no element still marked stale from the previous run
     await page.wait_for_function(f"() => !document.querySelector('{RUNNING}') && "
-                                 "!document.querySelector('[data-stale=\"true\"]')", timeout=ACTION_TIMEOUT_MS)
+                                 "!document.querySelector('[data-stale=\"true\"]')", polling=200,
+                                 timeout=ACTION_TIMEOUT_MS)
     if need_chart:
         await page.wait_for_selector(CHART, state="attached", timeout=ACTION_TIMEOUT_MS)
     if await page.locator('[data-testid="stException"]').count():
@@ -174,7 +198,7 @@ async def current_page(page) -> str:
 
 async def session(i: int, browser, base: str, lads: list[tuple[str, str]], stop_at: float, stats: Stats,
                   rng: random.Random, dl_dir: Path) -> None:
-    ctx = await browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    ctx = await browser.new_context(viewport={"width": 1280, "height": 860}, accept_downloads=True)
 
     async def gate(route):
         url = route.request.url
@@ -343,7 +367,11 @@ def report(args, elapsed: float, stats: Stats, sampler: RssSampler | None) -> No
         rss = [s[1] for s in sampler.samples]
         cpu = [s[2] for s in sampler.samples]
         print(f"  server RSS (MB, incl. children): start {rss[0]:.0f}, peak {max(rss):.0f}, end {rss[-1]:.0f}; "
-              f"server CPU mean {statistics.mean(cpu):.0f}% (of one core)")
+              f"server CPU mean {statistics.mean(cpu):.0f}%, peak {max(cpu):.0f}% (100% = one core)")
+        import psutil
+
+        print(f"  load generator (chromium + driver) CPU mean {statistics.mean(sampler.client_cpu[1:] or [0]):.0f}%; "
+              f"whole host mean {statistics.mean(sampler.host_cpu[1:] or [0]):.0f}% of {psutil.cpu_count()} cores x 100%")
     print(f"  throughput: {n / max(elapsed, 1):.2f} actions/s")
 
 

@@ -88,7 +88,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     else:
         data = export.to_csv(rows)
         if out is None:
-            sys.stdout.write(data.decode("utf-8-sig"))
+            sys.stdout.buffer.write(data.decode("utf-8-sig").encode("utf-8"))
         else:
             out.write_bytes(data)
     if out is not None:

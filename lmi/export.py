@@ -32,8 +32,9 @@ def neutralise_frame(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def to_csv(df: pd.DataFrame) -> bytes:
-    """UTF-8 CSV with BOM (opens correctly in Excel), neutralised."""
-    return neutralise_frame(df).to_csv(index=False).encode("utf-8-sig")
+    """UTF-8 CSV with BOM (opens correctly in Excel), neutralised; CRLF line ends (RFC 4180), so any
+    field holding a CR or LF is quoted and cannot split a row."""
+    return neutralise_frame(df).to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
 
 
 def metadata_for(db: Database, rows: pd.DataFrame) -> pd.DataFrame:

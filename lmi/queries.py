@@ -3,6 +3,8 @@ levels and breakdowns are checked against allow-lists first, and unknown values 
 """
 from __future__ import annotations
 
+import functools
+import inspect
 from datetime import date
 from typing import Iterable
 
@@ -16,13 +18,68 @@ TOTAL = ("total", "total")
 REGULARITY_DAYS = {"monthly": 62, "quarterly": 150, "annual": 550, "biennial": 1000, "decennial": 4000}
 
 
+MAX_TEXT = 200       # longest code, label or id any caller legitimately passes
+MAX_ITEMS = 500      # most area codes in one request
+
+
+def _check_arg(name: str, kind: str, value: object) -> object:
+    """Validate one argument against its annotation; raise QueryError on a wrong type or size."""
+    optional = kind.endswith("| None")
+    if value is None and optional:
+        return value
+    base = kind.replace("| None", "").strip()
+    if base == "str":
+        if not isinstance(value, str) or len(value) > MAX_TEXT or "\x00" in value:
+            raise QueryError(f"{name} must be text of at most {MAX_TEXT} characters")
+    elif base in ("Iterable[str]", "list[str]"):
+        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple, set, pd.Index, pd.Series)):
+            raise QueryError(f"{name} must be a list of codes")
+        items = list(value)
+        if len(items) > MAX_ITEMS or not all(isinstance(v, str) and len(v) <= MAX_TEXT for v in items):
+            raise QueryError(f"{name} must be at most {MAX_ITEMS} codes of text")
+        return items
+    elif base == "tuple[str, str]":
+        if not (isinstance(value, (tuple, list)) and len(value) == 2
+                and all(isinstance(v, str) and len(v) <= MAX_TEXT for v in value)):
+            raise QueryError(f"{name} must be a (type, code) pair of text")
+        return tuple(value)
+    elif base == "date":
+        if not isinstance(value, date):
+            raise QueryError(f"{name} must be a date")
+    elif base == "bool":
+        if not isinstance(value, bool):
+            raise QueryError(f"{name} must be true or false")
+    return value
+
+
+def _validated(func):
+    """Check every argument of a public read function against its type annotation (bad types and
+    oversized values raise QueryError before any SQL runs)."""
+    sig = inspect.signature(func)
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        bound = sig.bind(*args, **kwargs)
+        for name, value in list(bound.arguments.items()):
+            if name == "db":
+                continue
+            kind = sig.parameters[name].annotation
+            if isinstance(kind, str):
+                bound.arguments[name] = _check_arg(name, kind, value)
+        return func(*bound.args, **bound.kwargs)
+
+    return wrapper
+
+
 # --- allow-lists --------------------------------------------------------------------------------
+@_validated
 def measures(db: Database, include_hidden: bool = False) -> pd.DataFrame:
     """The measure catalogue (id, label, dataset, unit, topic, aggregation, decimals, description...)."""
     df = db.query("SELECT * FROM measures ORDER BY topic, label")
     return df if include_hidden else df[~df["hidden"].astype(bool)].reset_index(drop=True)
 
 
+@_validated
 def measure(db: Database, measure_id: str) -> dict:
     """One measure's catalogue row; QueryError when the id is not in the catalogue."""
     df = db.query("SELECT * FROM measures WHERE id = ?", [str(measure_id)])
@@ -37,6 +94,7 @@ def check_level(level: str) -> str:
     return level
 
 
+@_validated
 def areas(db: Database, level: str | None = None) -> pd.DataFrame:
     """Areas (code, name, level), optionally of one level, sorted by name."""
     if level is None:
@@ -46,6 +104,7 @@ def areas(db: Database, level: str | None = None) -> pd.DataFrame:
                     [check_level(level)])
 
 
+@_validated
 def resolve_area(db: Database, code: str) -> dict | None:
     """The area for a code (2025 recodes such as Barnsley E08000038 resolve to the spine's 2023 code)."""
     code = str(code).strip().upper()
@@ -55,6 +114,7 @@ def resolve_area(db: Database, code: str) -> dict | None:
     return None if df.empty else df.iloc[0].to_dict()
 
 
+@_validated
 def parents(db: Database, area_code: str) -> pd.DataFrame:
     """Areas that contain every LAD of ``area_code`` (its region, LEP(s), LSIP, CA, England), excluding itself."""
     return db.query("""
@@ -68,6 +128,7 @@ def parents(db: Database, area_code: str) -> pd.DataFrame:
                     [area_code, area_code])
 
 
+@_validated
 def members(db: Database, area_code: str) -> list[str]:
     """Current LAD codes that make up an area."""
     df = db.query("SELECT DISTINCT lad_code FROM geo_membership WHERE area_code = ? AND area_level <> 'county' "
@@ -75,6 +136,7 @@ def members(db: Database, area_code: str) -> list[str]:
     return df["lad_code"].tolist()
 
 
+@_validated
 def default_comparators(db: Database, area_code: str) -> list[str]:
     """England and the area's region (for a region: England only; for England: none)."""
     par = parents(db, area_code)
@@ -85,12 +147,14 @@ def default_comparators(db: Database, area_code: str) -> list[str]:
 
 
 # --- measure metadata ------------------------------------------------------------------------
+@_validated
 def measure_levels(db: Database, measure_id: str) -> list[str]:
     measure(db, measure_id)
     df = db.query("SELECT DISTINCT area_level FROM facts WHERE measure = ? AND value IS NOT NULL", [measure_id])
     return [lv for lv in LEVELS + ("county",) if lv in set(df["area_level"])]
 
 
+@_validated
 def periods(db: Database, measure_id: str) -> pd.DataFrame:
     """Periods of a measure, oldest first (label, start, end)."""
     measure(db, measure_id)
@@ -98,6 +162,7 @@ def periods(db: Database, measure_id: str) -> pd.DataFrame:
                        WHERE measure = ? GROUP BY period ORDER BY period_start, period""", [measure_id])
 
 
+@_validated
 def latest_period(db: Database, measure_id: str, level: str | None = None) -> str | None:
     measure(db, measure_id)
     return db.scalar("""SELECT period FROM facts WHERE measure = ? AND value IS NOT NULL
@@ -105,6 +170,7 @@ def latest_period(db: Database, measure_id: str, level: str | None = None) -> st
                      [measure_id, level, level])
 
 
+@_validated
 def breakdowns(db: Database, measure_id: str) -> pd.DataFrame:
     """Breakdowns of a measure (type, code, label); ('total','total') first when present."""
     measure(db, measure_id)
@@ -133,6 +199,7 @@ FROM facts f JOIN geo_areas a ON a.area_code = f.area_code AND a.area_level = f.
 """
 
 
+@_validated
 def values(db: Database, measure_id: str, period: str | None, area_codes: Iterable[str],
            breakdown: tuple[str, str] | None = None) -> pd.DataFrame:
     """One row per requested area that has the measure at ``period`` (latest when None)."""
@@ -149,6 +216,7 @@ def values(db: Database, measure_id: str, period: str | None, area_codes: Iterab
                     [measure_id, period, bt, bc, codes, codes])
 
 
+@_validated
 def level_values(db: Database, measure_id: str, period: str, level: str,
                  breakdown: tuple[str, str] | None = None) -> pd.DataFrame:
     """Every area of ``level`` for the measure and period (rows without a value included, with status)."""
@@ -159,6 +227,7 @@ def level_values(db: Database, measure_id: str, period: str, level: str,
                     [measure_id, period, check_level(level), bt, bc])
 
 
+@_validated
 def time_series(db: Database, measure_id: str, area_codes: Iterable[str],
                 breakdown: tuple[str, str] | None = None) -> pd.DataFrame:
     """All periods for the given areas, oldest first."""
@@ -170,6 +239,7 @@ def time_series(db: Database, measure_id: str, area_codes: Iterable[str],
                     [measure_id, bt, bc, codes, codes])
 
 
+@_validated
 def breakdown_values(db: Database, measure_id: str, period: str, area_code: str, breakdown_type: str) -> pd.DataFrame:
     """All codes of one breakdown type for an area and period (e.g. adverts by SOC sub-major group)."""
     measure(db, measure_id)
@@ -178,6 +248,7 @@ def breakdown_values(db: Database, measure_id: str, period: str, area_code: str,
                     [measure_id, period, area_code, str(breakdown_type)])
 
 
+@_validated
 def headline(db: Database, measure_id: str, area_code: str, comparator: str | None = None) -> dict | None:
     """Latest value for an area with the previous period's value and a comparator's value for the same period."""
     measure(db, measure_id)
@@ -195,16 +266,19 @@ def headline(db: Database, measure_id: str, area_code: str, comparator: str | No
 
 
 # --- geography for maps ----------------------------------------------------------------------
+@_validated
 def lad_boundaries(db: Database) -> pd.DataFrame:
     return db.query("SELECT lad_code, lad_name, map_geojson, centroid_lon, centroid_lat, hex_col, hex_row "
                     "FROM lad_boundaries ORDER BY lad_code")
 
 
+@_validated
 def area_boundaries(db: Database, level: str) -> pd.DataFrame:
     return db.query("SELECT area_code, area_name, map_geojson, min_lon, min_lat, max_lon, max_lat "
                     "FROM area_boundaries WHERE area_level = ? ORDER BY area_code", [check_level(level)])
 
 
+@_validated
 def area_bbox(db: Database, area_code: str) -> tuple[float, float, float, float] | None:
     """(min_lon, min_lat, max_lon, max_lat) of an area's member LADs' centroids' outlines."""
     df = db.query("""SELECT min_lon, min_lat, max_lon, max_lat FROM area_boundaries WHERE area_code = ?""", [area_code])
@@ -214,6 +288,7 @@ def area_bbox(db: Database, area_code: str) -> tuple[float, float, float, float]
 
 
 # --- catalogue -------------------------------------------------------------------------------
+@_validated
 def catalogue(db: Database, today: date | None = None) -> pd.DataFrame:
     """Dataset catalogue with a staleness flag: latest data older than its regularity implies."""
     df = db.query("SELECT d.*, (SELECT max(period_end) FROM facts f WHERE f.dataset = d.id) AS latest_end "
@@ -227,6 +302,7 @@ def catalogue(db: Database, today: date | None = None) -> pd.DataFrame:
     return df
 
 
+@_validated
 def measure_summary(db: Database) -> pd.DataFrame:
     """Measure ids with dataset, unit, the levels and the periods available (for `lmi measures`)."""
     return db.query("""
@@ -259,6 +335,7 @@ ORDER BY f.measure, f.area_level, a.area_name, f.area_code, f.breakdown_type, f.
 """
 
 
+@_validated
 def export_rows(db: Database, measures: list[str] | None = None, level: str | None = None,
                 areas: list[str] | None = None, period: str | None = None,
                 breakdown: tuple[str, str] | None = None) -> pd.DataFrame:
@@ -287,6 +364,7 @@ def level_label(level: str) -> str:
     return LEVEL_LABELS[check_level(level)]
 
 
+@_validated
 def default_period(db: Database, measure_id: str, level: str | None = None) -> str | None:
     """The latest period with good coverage: at least 90% of the best-covered period's areas at ``level``
     (so a partial latest release, e.g. mid-2024 county/unitary only, does not blank most of a map)."""
@@ -304,6 +382,7 @@ def default_period(db: Database, measure_id: str, level: str | None = None) -> s
     return str(good.iloc[-1]["period"])
 
 
+@_validated
 def breakdown_sum_series(db: Database, measure_id: str, area_codes: Iterable[str], breakdown_type: str) -> pd.DataFrame:
     """Per area and period, the sum over all codes of one breakdown type (for measures published without
     an all-categories total, e.g. job adverts by SOC major group), in the time_series layout.
@@ -334,6 +413,7 @@ def breakdown_sum_series(db: Database, measure_id: str, area_codes: Iterable[str
                     [str(breakdown_type), measure_id, str(breakdown_type), codes, codes])
 
 
+@_validated
 def all_periods(db: Database) -> pd.DataFrame:
     """Periods of every measure in one query (measure, period, start, end), each measure oldest first
     (the same order as :func:`periods`)."""
@@ -341,6 +421,7 @@ def all_periods(db: Database) -> pd.DataFrame:
                        FROM facts GROUP BY measure, period ORDER BY measure, min(period_start), period""")
 
 
+@_validated
 def all_breakdowns(db: Database) -> pd.DataFrame:
     """Breakdowns of every measure in one query, in the order of :func:`breakdowns` within each measure."""
     return db.query("""SELECT measure, breakdown_type, breakdown_code, any_value(breakdown_label) AS breakdown_label

@@ -155,8 +155,8 @@ class Cleaner:
         st.soc["uncoded"] = int((unit < 0).sum())
         notes = batch.column("salary_note")
         st.salary["used"] = int(pc.sum(pc.is_valid(batch.column("salary_annual"))).as_py() or 0)
-        for k, v in pd.Series(notes.to_numpy(zero_copy_only=False)).value_counts().items():
-            st.salary[str(k)] = int(v)
+        for item in pc.value_counts(notes.drop_null()).to_pylist():
+            st.salary[str(item["values"])] = int(item["counts"])
         out = pa.RecordBatch.from_arrays([
             batch.column("advert_id"), batch.column("source"), batch.column("posted_date"),
             batch.column("closing_date"), employer_key, title_key,

@@ -82,6 +82,7 @@ rolled AS (
          sum(f.value) AS value, any_value(s.n_members) AS n_contributing
   FROM filled f JOIN mem m ON m.lad_code = f.lad_code
        JOIN size s ON s.area_level = m.area_level AND s.area_code = m.area_code
+  WHERE f.breakdown_type NOT IN ({lead_types})
   GROUP BY f.measure, m.area_level, m.area_code, f.month, f.breakdown_type, f.breakdown_code),
 rows AS (
   SELECT measure, 'lad' AS area_level, lad_code AS area_code, month, breakdown_type, breakdown_code, value,
@@ -109,14 +110,17 @@ FROM rows r JOIN months mo ON mo.month = r.month LEFT JOIN labels lb ON lb.code 
 ROLLUP_LEVELS = ("lep", "lsip", "ca", "region", "england")
 
 
-def build_facts(agg: Aggregates, soc: pd.DataFrame, lads: list[str], membership: pd.DataFrame) -> pa.Table:
+def build_facts(agg: Aggregates, soc: pd.DataFrame, lads: list[str], membership: pd.DataFrame,
+                use_pipeline_rollup: bool = True) -> pa.Table:
     """LAD rows (total and major group zero-filled), counts summed to LEP/LSIP/CA/region/England, and
     medians at every level, as an Arrow table with the columns of ``facts`` (built in DuckDB).
 
-    The count rollup gives what ``lmi.pipeline.rollup.rollup`` gives for complete rows (status 'ok',
-    derivation 'summed', n_contributing = member LADs, n_missing 0). For the sparse SOC breakdowns (a
-    LAD row exists only where the count is above zero) a LAD without a row had no such adverts, so the
-    sum is complete too, where the generic rollup would call it 'partial'.
+    Rollups: the zero-filled rows (total, SOC major group) go through the project's
+    ``lmi.pipeline.rollup.rollup`` when it is available. The sparse SOC breakdowns (sub-major, minor,
+    unit: a LAD row exists only where the count is above zero) are summed here in SQL, because a LAD
+    without a row had no such adverts, so the sum is complete (status 'ok', derivation 'summed',
+    n_contributing = member LADs, n_missing 0), where the generic rollup would call it 'partial'.
+    The tests check that both give identical rows on the zero-filled breakdowns.
     """
     if agg.first_month is None:
         return pa.table({c: pa.array([], type=pa.string()) for c in FACT_COLUMNS})
@@ -140,11 +144,37 @@ def build_facts(agg: Aggregates, soc: pd.DataFrame, lads: list[str], membership:
                          ("zero_codes", zero_df), ("lads", pd.DataFrame({"lad_code": lads})),
                          ("membership", membership)):
             con.register(name, df)
+        lead = _pipeline_rollup() if use_pipeline_rollup else None
+        lead_types = "'total', 'soc2020_major'" if lead is not None else "''"
         sql = _FACTS_SQL.format(unknown=UNKNOWN, levels=", ".join(f"'{lv}'" for lv in ROLLUP_LEVELS),
-                                ok=markers.OK, unreliable=markers.UNRELIABLE, min_n=MIN_SALARY_N, dataset=DATASET_ID)
-        return con.sql(sql).to_arrow_table()
+                                ok=markers.OK, unreliable=markers.UNRELIABLE, min_n=MIN_SALARY_N, dataset=DATASET_ID,
+                                lead_types=lead_types)
+        table = con.sql(sql).to_arrow_table()
+        if lead is None:
+            return table
+        con.register("t", table)
+        lad = con.execute("SELECT * FROM t WHERE area_level = 'lad' AND measure <> 'feed_median_salary' "
+                          "AND breakdown_type IN ('total', 'soc2020_major')").df()
+        rolled = rollup_with_lead(lad, membership)
+        rolled = rolled[rolled["area_level"].isin(ROLLUP_LEVELS)]
+        con.register("r", rolled.reset_index(drop=True))
+        cols = ", ".join(f"CAST(r.{c} AS {t}) AS {c}" for c, t in zip(table.column_names, _duck_types(con, "t")))
+        extra = con.sql(f"SELECT {cols} FROM r").to_arrow_table()
+        return pa.concat_tables([table, extra.cast(table.schema)])
     finally:
         con.close()
+
+
+def _pipeline_rollup():
+    try:
+        from lmi.pipeline.rollup import rollup
+    except ImportError:
+        return None
+    return rollup
+
+
+def _duck_types(con: duckdb.DuckDBPyConnection, rel: str) -> list[str]:
+    return [r[1] for r in con.execute(f"DESCRIBE {rel}").fetchall()]
 
 
 def rollup_with_lead(lad_facts: pd.DataFrame, membership: pd.DataFrame) -> pd.DataFrame | None:

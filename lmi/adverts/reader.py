@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Iterator
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -279,7 +280,7 @@ def read_batches(con: duckdb.DuckDBPyConnection, feed: Feed, soc_units: list[str
                 raise SourceError(feed.shown, _MESSAGES["blank"], row=offset + i + feed.row_offset,
                                   column=feed.feed_columns.get(col, col), value=batch.column(col)[i].as_py(),
                                   expected=S.EXPECTED[col])
-        rows = pa.array(range(offset + feed.row_offset, offset + feed.row_offset + n), type=pa.int64())
+        rows = pa.array(np.arange(offset + feed.row_offset, offset + feed.row_offset + n, dtype=np.int64))
         keep = [c for c in batch.schema.names if not c.startswith("_bad")]
         yield pa.RecordBatch.from_arrays([batch.column(c) for c in keep] + [rows], names=keep + ["_row"])
         offset += n
