@@ -14,6 +14,7 @@ A format module (``lmi/formats/<publisher_format>.py``) defines:
 """
 from __future__ import annotations
 
+import csv
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -81,3 +82,20 @@ def check_unique(df: pd.DataFrame, key: list[str], *, file: str, row_col: str = 
         raise SourceError(file, "duplicated key: this row repeats an earlier one", row=int(first[row_col]),
                           column=", ".join(key), value=tuple(first[k] for k in key),
                           expected="one row per " + " × ".join(key), sheet=sheet)
+
+
+def csv_header(path: Path) -> list[str]:
+    """The first row of a CSV (UTF-8, BOM tolerated), cells stripped; [] for an empty file."""
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        return [c.strip() for c in next(csv.reader(fh), [])]
+
+
+def csv_has_columns(path: Path, columns: set[str] | frozenset[str]) -> bool:
+    """For ``detect``: a .csv whose header holds all ``columns``; False (never raises) otherwise."""
+    path = Path(path)
+    if path.suffix.lower() != ".csv":
+        return False
+    try:
+        return set(columns) <= set(csv_header(path))
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return False

@@ -23,7 +23,7 @@ import pandas as pd
 
 from lmi import markers
 from lmi.errors import SourceError
-from lmi.formats.base import StageContext, check_unique, normalise_name, require_columns
+from lmi.formats.base import csv_has_columns, StageContext, check_unique, normalise_name, require_columns
 from lmi.periods import MONTHS, month, month_end, span
 from lmi.schema import OGL, DatasetInfo, MeasureInfo, StagedDataset
 
@@ -51,9 +51,6 @@ LABEL_FIXES = {"Agricuture and fishing": "Agriculture and fishing"}
 # ---------------------------------------------------------------------------------------------
 # shared helpers
 # ---------------------------------------------------------------------------------------------
-def _csv_header(path: Path) -> list[str]:
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        return [c.strip() for c in next(csv.reader(fh), [])]
 
 
 @lru_cache(maxsize=4)
@@ -213,14 +210,7 @@ DATASETS = {
 # ---------------------------------------------------------------------------------------------
 def detect(path: Path) -> bool:
     """A CSV whose header has the data-hub columns ``metricNeat`` and ``valueText``."""
-    path = Path(path)
-    if path.suffix.lower() != ".csv":
-        return False
-    try:
-        head = set(_csv_header(path))
-    except Exception:
-        return False
-    return {"Area", "metric", "metricNeat", "valueText"} <= head
+    return csv_has_columns(path, {"Area", "metric", "metricNeat", "valueText"})
 
 
 def read(path: Path) -> pd.DataFrame:

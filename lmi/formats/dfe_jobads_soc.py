@@ -16,7 +16,7 @@ import pandas as pd
 
 from lmi import markers
 from lmi.errors import SourceError
-from lmi.formats.base import StageContext, check_unique, require_columns
+from lmi.formats.base import csv_has_columns, StageContext, check_unique, require_columns
 from lmi.periods import month
 from lmi.schema import OGL, STAGE_COLUMNS, DatasetInfo, MeasureInfo, StagedDataset
 
@@ -63,21 +63,11 @@ METRICS = {
 }
 
 
-def _header(path: Path) -> list[str]:
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        return [c.strip() for c in next(csv.reader(fh), [])]
 
 
 def detect(path: Path) -> bool:
     """A CSV whose header has ``soc_4_digit_code`` and ``timePeriod``."""
-    path = Path(path)
-    if path.suffix.lower() != ".csv":
-        return False
-    try:
-        head = set(_header(path))
-    except Exception:
-        return False
-    return {"timePeriod", "soc_4_digit_code", "metric", "value"} <= head
+    return csv_has_columns(path, {"timePeriod", "soc_4_digit_code", "metric", "value"})
 
 
 def read(path: Path) -> pd.DataFrame:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from lmi import markers
 from lmi.errors import SourceError
-from lmi.formats.base import StageContext, check_unique, normalise_name, require_columns
+from lmi.formats.base import csv_has_columns, StageContext, check_unique, normalise_name, require_columns
 from lmi.periods import MONTHS, month
 from lmi.schema import OGL, STAGE_COLUMNS, DatasetInfo, MeasureInfo, StagedDataset
 
@@ -44,21 +44,11 @@ VALUE_MARKERS = {"": markers.Marker(markers.MISSING, "blank in source"),
 _TP = re.compile(r"^([A-Za-z]{3}) (\d{2})$")
 
 
-def _header(path: Path) -> list[str]:
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        return [c.strip() for c in next(csv.reader(fh), [])]
 
 
 def detect(path: Path) -> bool:
     """A CSV with the ``geographic_level, area, time_period, vacancies, jobpc`` header."""
-    path = Path(path)
-    if path.suffix.lower() != ".csv":
-        return False
-    try:
-        head = set(_header(path))
-    except Exception:
-        return False
-    return {"geographic_level", "area", "time_period", "vacancies", "jobpc"} <= head
+    return csv_has_columns(path, {"geographic_level", "area", "time_period", "vacancies", "jobpc"})
 
 
 def read(path: Path) -> pd.DataFrame:

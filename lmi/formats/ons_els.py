@@ -5,7 +5,6 @@ release date and caveats come from the ``ess-beta-metadata`` block of the JSON.
 """
 from __future__ import annotations
 
-import csv
 import json
 import re
 from datetime import datetime
@@ -16,7 +15,7 @@ import pandas as pd
 
 from lmi import markers
 from lmi.errors import SourceError
-from lmi.formats.base import StageContext, check_unique, require_columns
+from lmi.formats.base import csv_header, StageContext, check_unique, require_columns
 from lmi.periods import iso_interval
 from lmi.schema import OGL, DatasetInfo, MeasureInfo, StagedDataset
 
@@ -35,16 +34,13 @@ TOPIC_HINTS = (("claimant", "Labour market"), ("employ", "Labour market"), ("ina
                ("vacanc", "Vacancies and job adverts"), ("population", "Population"))
 
 
-def _header(path: Path) -> list[str]:
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        return next(csv.reader(fh), [])
 
 
 def detect(path: Path) -> bool:
     """An ELS CSV: JSON metadata beside it and the ELS identifying columns (stage checks the rest)."""
     if path.suffix.lower() != ".csv" or not path.with_suffix(".json").is_file():
         return False
-    h = set(_header(path))
+    h = set(csv_header(path))
     return {"areacd", "areanm", "period"} <= h and ("indicator" in h or "observation" in h)
 
 

@@ -5,7 +5,6 @@ authorities (Cumberland, North Yorkshire, Somerset, ...) can be recomputed exact
 """
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,7 @@ import pandas as pd
 
 from lmi import markers
 from lmi.errors import SourceError
-from lmi.formats.base import StageContext, check_unique, require_columns
+from lmi.formats.base import csv_header, StageContext, check_unique, require_columns
 from lmi.periods import iso_interval
 from lmi.schema import OGL, DatasetInfo, MeasureInfo, StagedDataset
 
@@ -27,15 +26,12 @@ STATUS = {"x": (markers.SUPPRESSED, "not available or suppressed (ONS status x)"
           "u": (markers.UNRELIABLE, "low reliability (ONS status u)")}
 
 
-def _header(path: Path) -> list[str]:
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        return next(csv.reader(fh), [])
 
 
 def detect(path: Path) -> bool:
     if path.suffix.lower() != ".csv":
         return False
-    h = _header(path)
+    h = csv_header(path)
     return h[:5] == ID_COLS and "employment_rate_numerator" in h
 
 

@@ -13,7 +13,6 @@ Three layouts are recognised:
 """
 from __future__ import annotations
 
-import csv
 from datetime import date
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import pandas as pd
 
 from lmi import markers
 from lmi.errors import SourceError
-from lmi.formats.base import StageContext, check_unique, require_columns
+from lmi.formats.base import csv_header, StageContext, check_unique, require_columns
 from lmi.periods import mid_year, year
 from lmi.schema import OGL, DatasetInfo, MeasureInfo, StagedDataset
 
@@ -43,15 +42,12 @@ SEX = {"Persons": "persons", "Females": "female", "Males": "male"}
 THIS_YEAR = date.today().year
 
 
-def _header(path: Path) -> list[str]:
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        return next(csv.reader(fh), [])
 
 
 def _kind(path: Path) -> str | None:
     if path.suffix.lower() != ".csv":
         return None
-    h = _header(path)
+    h = csv_header(path)
     if {"area_code", "area_type", "source", "vintage"} <= set(h):
         return "tidy"
     if h[:4] == WIDE and len(h) > 4 and all(c.isdigit() for c in h[4:]):
