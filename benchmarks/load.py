@@ -210,6 +210,12 @@ async def session(i: int, browser, base: str, lads: list[tuple[str, str]], stop_
 
     await ctx.route("**/*", gate)
     page = await ctx.new_page()
+
+    def bad_response(resp) -> None:
+        if resp.status >= 400:
+            stats.error(f"http {resp.status}", f"session {i}: {resp.request.method} {urlparse(resp.url).path}")
+
+    page.on("response", bad_response)
     code, _ = rng.choice(lads)
     try:
         t0 = time.monotonic()
@@ -250,8 +256,10 @@ async def session(i: int, browser, base: str, lads: list[tuple[str, str]], stop_
                 t1 = time.monotonic()
                 buttons = page.locator('[data-testid="stDownloadButton"] button')
                 n = await buttons.count()
+                k = rng.randrange(max(1, n))
+                action = "download " + ("csv" if k == 0 else "xlsx")
                 async with page.expect_download(timeout=ACTION_TIMEOUT_MS) as info:
-                    await buttons.nth(rng.randrange(max(1, n))).click(timeout=ACTION_TIMEOUT_MS)
+                    await buttons.nth(k).click(timeout=ACTION_TIMEOUT_MS)
                 dl = await info.value
                 target = dl_dir / f"s{i}-{dl.suggested_filename}"
                 await dl.save_as(target)

@@ -144,22 +144,21 @@ def test_facts_measures_datasets(synthetic):
 
 
 def test_rollup_matches_the_pipeline_rollup(synthetic):
-    """For the zero-filled rows (total, major group) the SQL rollup equals lmi.pipeline.rollup.rollup."""
-    from lmi.adverts.facts import rollup_with_lead
+    """The pipeline's rollup (used for total and major group) and the SQL sum (used for the sparse SOC
+    breakdowns) give identical rows where both apply."""
+    from lmi.adverts.facts import build_facts, rollup_with_lead
+    from lmi.adverts.ingest import load_reference
 
-    _, _, db, _ = synthetic
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        lad = con.execute("SELECT * FROM facts WHERE dataset = 'advert_feed' AND area_level = 'lad' "
-                          "AND measure = 'feed_new_adverts' AND breakdown_type IN ('total', 'soc2020_major')").df()
-        mine = con.execute("SELECT * FROM facts WHERE dataset = 'advert_feed' AND area_level IN ('lep','lsip','ca','region','england') "
-                           "AND measure = 'feed_new_adverts' AND breakdown_type IN ('total', 'soc2020_major')").df()
-        membership = con.execute("SELECT area_level, area_code, lad_code FROM geo_membership").df()
-    finally:
-        con.close()
-    lead = rollup_with_lead(lad, membership)
+    _, _, db, report = synthetic
+    ref = load_reference(db)
+    sql_only = build_facts(report.agg, ref.soc, ref.lads, ref.membership, use_pipeline_rollup=False).to_pandas()
+    sel = sql_only["measure"].eq("feed_new_adverts") & sql_only["breakdown_type"].isin(["total", "soc2020_major"])
+    lad = sql_only[sel & sql_only["area_level"].eq("lad")]
+    mine = sql_only[sel & sql_only["area_level"].isin(["lep", "lsip", "ca", "region", "england"])]
+    lead = rollup_with_lead(lad, ref.membership)
     if lead is None:
         pytest.skip("lmi.pipeline.rollup not present")
+    lead = lead[lead["area_level"].isin(["lep", "lsip", "ca", "region", "england"])]
     key = ["area_code", "period", "breakdown_code"]
     a = mine.set_index(key).sort_index()
     b = lead.set_index(key).sort_index()
@@ -168,6 +167,9 @@ def test_rollup_matches_the_pipeline_rollup(synthetic):
     assert (a["status"] == b["status"]).all() and (a["derivation"] == b["derivation"]).all()
     assert (a["n_contributing"].astype(int) == b["n_contributing"].astype(int)).all()
     assert (a["n_missing"].astype(int) == b["n_missing"].astype(int)).all()
+    # and the database holds the pipeline's rows for these breakdowns
+    stored = _facts(db, "AND measure = 'feed_new_adverts' AND area_level = 'england' AND breakdown_type = 'total'")
+    assert stored["derivation"].eq("summed").all() and stored["status"].eq("ok").all()
 
 
 def test_reingest_same_file_does_not_double_count(synthetic, tmp_path):

@@ -123,13 +123,13 @@ class Aggregates:
         return out
 
 
-def configure(con: duckdb.DuckDBPyConnection, memory_limit: str = "3GB", threads: int = 2,
-              temp_dir: str | None = None) -> None:
-    con.execute(f"SET memory_limit='{memory_limit}'")
-    con.execute(f"SET threads={int(threads)}")
-    con.execute("SET preserve_insertion_order=false")
+def connect(memory_limit: str = "3GB", threads: int = 2, temp_dir: str | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with the resource settings passed as configuration values
+    (never formatted into SQL text): it streams and spills to ``temp_dir`` under ``memory_limit``."""
+    config = {"memory_limit": str(memory_limit), "threads": int(threads), "preserve_insertion_order": False}
     if temp_dir:
-        con.execute(f"SET temp_directory='{temp_dir}'")
+        config["temp_directory"] = str(temp_dir)
+    return duckdb.connect(config=config)
 
 
 def run_local(con: duckdb.DuckDBPyConnection, parts_glob: str, membership: pd.DataFrame,

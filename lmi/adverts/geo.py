@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -243,7 +242,3 @@ class PlaceIndex:
                 return next(iter(cands)), None
             return None, REASON_AMBIGUOUS
         return None, REASON_UNKNOWN_PLACE
-
-
-def cache_path(cache_dir: Path, fingerprint: str) -> Path:
-    return Path(cache_dir) / f"lad-grid-{fingerprint}.npz"

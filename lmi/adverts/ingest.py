@@ -115,9 +115,7 @@ class IngestReport:
 
 
 def _connect(memory_limit: str, threads: int) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    aggregate.configure(con, memory_limit=memory_limit, threads=threads, temp_dir=tempfile.gettempdir())
-    return con
+    return aggregate.connect(memory_limit=memory_limit, threads=threads, temp_dir=tempfile.gettempdir())
 
 
 def clean_file(con: duckdb.DuckDBPyConnection, path: Path, mapping: S.Mapping, ref: Reference, out: Path,

@@ -58,14 +58,23 @@ def feed_kind(path: Path) -> str:
     return "csv"
 
 
+FEED_VIEW = "feed_raw"
+
+
 def _scan(feed_path: Path, kind: str, mapping: S.Mapping) -> str:
-    p = _lit(str(feed_path))
-    if kind == "relation":          # a registered in-memory relation (a Dask partition)
-        return "part"
+    """The relation the feed SQL reads: the view ``open_feed`` registered (no file path in SQL text)."""
+    return "part" if kind == "relation" else FEED_VIEW  # 'part': a registered Dask partition
+
+
+def _register(con: duckdb.DuckDBPyConnection, path: Path, kind: str, mapping: S.Mapping) -> None:
+    """Register the feed file as the view FEED_VIEW through the relation API (path and options passed
+    as values, never formatted into SQL)."""
     if kind == "parquet":
-        return f"read_parquet({p})"
-    return (f"read_csv({p}, header=true, all_varchar=true, delim={_lit(mapping.delimiter)}, quote='\"', "
-            f"escape='\"', encoding={_lit(mapping.encoding)})")
+        rel = con.read_parquet(str(path))
+    else:
+        rel = con.read_csv(str(path), header=True, all_varchar=True, sep=mapping.delimiter, quotechar='"',
+                           escapechar='"', encoding=mapping.encoding)
+    rel.create_view(FEED_VIEW, replace=True)
 
 
 def open_feed(con: duckdb.DuckDBPyConnection, path: str | Path, mapping: S.Mapping, shown: str | None = None) -> Feed:
@@ -76,7 +85,8 @@ def open_feed(con: duckdb.DuckDBPyConnection, path: str | Path, mapping: S.Mappi
         raise SourceError(shown, "file not found", expected="an advert feed in CSV or Parquet")
     kind = feed_kind(path)
     try:
-        desc = con.execute(f"DESCRIBE SELECT * FROM {_scan(path, kind, mapping)}").fetchall()
+        _register(con, path, kind, mapping)
+        desc = con.execute("DESCRIBE SELECT * FROM " + FEED_VIEW).fetchall()
     except duckdb.Error as exc:
         raise SourceError(shown, f"cannot read as {kind.upper()}: {str(exc).splitlines()[0]}",
                           expected="a CSV file with a header row, or a Parquet file") from exc
