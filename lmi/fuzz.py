@@ -22,7 +22,6 @@ benchmark, :class:`DrawChooser` (Hypothesis ``data.draw``) in the test, so Hypot
 """
 from __future__ import annotations
 
-import copy
 import csv
 import io
 import json
