@@ -46,10 +46,13 @@ class StageContext:
 
     def rel(self, path: Path) -> str:
         """The path as shown in messages and the catalogue: relative to the sources folder."""
-        try:
-            return str(Path(path).resolve().relative_to(self.sources_dir.resolve()))
-        except ValueError:
-            return str(path)
+        for a, b in ((Path(path).absolute(), self.sources_dir.absolute()),
+                     (Path(path).resolve(), self.sources_dir.resolve())):
+            try:
+                return str(a.relative_to(b))
+            except ValueError:
+                continue
+        return str(path)
 
 
 def normalise_name(name: str) -> str:

@@ -46,8 +46,16 @@ def detect(path: Path) -> bool:
 
 def read(path: Path) -> dict:
     frame = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
-    with open(path.with_suffix(".json"), encoding="utf-8-sig") as fh:
-        meta = json.load(fh)
+    meta_path = path.with_suffix(".json")
+    try:
+        with open(meta_path, encoding="utf-8-sig") as fh:
+            meta = json.load(fh)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SourceError(meta_path, f"metadata file is not valid JSON ({exc})",
+                          expected="an ONS ELS metadata JSON object with an 'ess-beta-metadata' block") from None
+    if not isinstance(meta, dict):
+        raise SourceError(meta_path, "metadata file is not a JSON object",
+                          expected="an ONS ELS metadata JSON object with an 'ess-beta-metadata' block")
     return {"frame": frame, "meta": meta}
 
 
@@ -101,7 +109,7 @@ def stage(raw: dict, path: Path, ctx: StageContext) -> list[StagedDataset]:
     require_columns(df, COLUMNS, file=rel)
     df = df.copy()
     df["source_row"] = np.arange(2, len(df) + 2)
-    df["areacd"] = df["areacd"].str.strip()
+    df["areacd"] = df["areacd"].str.strip().str.upper()
     prefix = df["areacd"].str[:3]
     df["area_level"] = prefix.map(LEVEL_BY_PREFIX)
     out_of_scope = df["area_level"].isna()

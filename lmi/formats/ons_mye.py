@@ -110,7 +110,7 @@ def _stage_tidy(df: pd.DataFrame, rel: str, ctx: StageContext) -> list[StagedDat
     require_columns(df, TIDY, file=rel)
     df = df.copy()
     df["source_row"] = np.arange(2, len(df) + 2)
-    df["area_code"] = df["area_code"].str.strip()
+    df["area_code"] = df["area_code"].str.strip().str.upper()
     df["area_level"] = _levels(df["area_code"])
     notes = []
     skip = df["area_level"].isna()
@@ -119,11 +119,12 @@ def _stage_tidy(df: pd.DataFrame, rel: str, ctx: StageContext) -> list[StagedDat
                      "counties, inner/outer London)")
     df = df[~skip]
     _check_codes(df, ctx, rel)
-    yrs = pd.to_numeric(df["year"], errors="coerce")
-    if yrs.isna().any():
-        r = df[yrs.isna()].iloc[0]
-        raise SourceError(rel, "year is not a number", row=int(r["source_row"]), column="year", value=r["year"],
-                          expected="a four-digit year")
+    yrs = pd.to_numeric(df["year"].where(df["year"].str.fullmatch(r"\s*\d{4}\s*")), errors="coerce")
+    bad = yrs.isna() | ~yrs.between(1900, 2100)
+    if bad.any():
+        r = df[bad].iloc[0]
+        raise SourceError(rel, "year is not a four-digit year", row=int(r["source_row"]), column="year",
+                          value=r["year"], expected="a year between 1900 and 2100")
     df["year"] = yrs.astype(int)
     src = df["source"]
     # all ages, persons: Nomis series (exact) for 2011-2023, July 2025 release for 2024 only

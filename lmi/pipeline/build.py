@@ -134,6 +134,11 @@ def _validate_stage(ds: StagedDataset, ctx: StageContext, spine: Spine) -> pd.Da
     out["n_missing"] = np.nan
     for c in ("value", "ci_lower", "ci_upper", "numerator", "denominator"):
         out[c] = pd.to_numeric(out[c], errors="coerce").astype(float)
+        inf = np.isinf(out[c].to_numpy())
+        if inf.any():
+            r = out[inf].iloc[0]
+            raise SourceError(file, "value is not finite after conversion (too large)", row=int(r["source_row"]),
+                              column=c, value=r[c], expected="a finite number")
     out["period_start"] = pd.to_datetime(out["period_start"])
     out["period_end"] = pd.to_datetime(out["period_end"])
     return out
@@ -252,6 +257,7 @@ def build(sources: Path, out: Path, progress: Progress | None = None) -> BuildRe
 
     tick("writing and checking the database")
     out.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temp_files(out)
     tmp = out.with_name(f".{out.name}.building-{os.getpid()}")
     for p in (tmp, Path(str(tmp) + ".wal")):
         if p.exists():
@@ -293,6 +299,20 @@ def geography_dataset(refs: dict[str, Path], sources: Path) -> DatasetInfo:
                     "4 decimal places for the map; higher-level outlines are dissolved from their member LADs.",
         latest_period="2023",
     )
+
+
+def _remove_stale_temp_files(out: Path) -> None:
+    """Delete temporary databases left by builds that were killed (their process no longer exists)."""
+    for tmp in out.parent.glob(f".{out.name}.building-*"):
+        pid = tmp.name.rsplit("-", 1)[-1].split(".")[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            tmp.unlink(missing_ok=True)
+        except PermissionError:
+            pass
 
 
 def _write(path: Path, spine: Spine, facts, measures_df, datasets_df, lad_b, area_b, tables, refs_df) -> None:

@@ -36,6 +36,8 @@ CHECKS: tuple[tuple[str, str], ...] = (
      f"'{markers.NOT_COMPARABLE}') AND (value IS NOT NULL OR status_reason IS NULL)"),
     ("status is from the vocabulary",
      "SELECT count(*) FROM facts WHERE status NOT IN (" + ", ".join(f"'{s}'" for s in markers.STATUSES) + ")"),
+    ("every value is a finite number",
+     "SELECT count(*) FROM facts WHERE value IS NOT NULL AND NOT isfinite(value)"),
     ("period start is not after period end",
      "SELECT count(*) FROM facts WHERE period_start > period_end"),
     ("every LAD has a boundary",
