@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import re
+
 import duckdb
 import pandas as pd
 
@@ -132,10 +134,22 @@ def connect(memory_limit: str = "3GB", threads: int = 2, temp_dir: str | None = 
     return duckdb.connect(config=config)
 
 
+SPAN = "SELECT min(posted_date), max(posted_date) FROM {src}"
+SOC_METHODS = "SELECT CASE WHEN soc_unit IS NULL THEN 'uncoded' ELSE soc_method END, count(*) FROM {src} GROUP BY 1"
+
+
+def _relation_name(name: str) -> str:
+    """The SQL templates take only the pipeline's own relation names (never user input)."""
+    if not re.fullmatch(r"_?[a-z][a-z0-9_]{0,30}", name):
+        raise ValueError(f"not an internal relation name: {name!r}")
+    return name
+
+
 def run_local(con: duckdb.DuckDBPyConnection, parts_glob: str, membership: pd.DataFrame,
               window_days: int = WINDOW_DAYS, open_days: int = 30) -> Aggregates:
     """All steps on DuckDB over the sidecar Parquet files (streamed; spills under memory_limit)."""
-    src = f"read_parquet('{parts_glob}')"
+    con.read_parquet(parts_glob).create_view("_parts", replace=True)  # glob passed as a value, not SQL text
+    src = "_parts"
     con.execute("CREATE OR REPLACE TEMP TABLE _p AS " + NARROW.format(src=src))
     con.execute("CREATE OR REPLACE TEMP TABLE _d1 AS " + RULE1_DROP.format(src=src, narrow="_p"))
     con.execute("CREATE OR REPLACE TEMP TABLE _d2 AS " + RULE2_DROP.format(src=src, narrow="_p", drop1="_d1",
@@ -145,21 +159,22 @@ def run_local(con: duckdb.DuckDBPyConnection, parts_glob: str, membership: pd.Da
     n, d1, d2, kept = con.execute("SELECT (SELECT count(*) FROM _p), (SELECT count(*) FROM _d1), "
                                   "(SELECT count(*) FROM _d2), (SELECT count(*) FROM _kept)").fetchone()
     agg.stats = {"rows_total": n, "after_rule1": n - d1, "placed": kept + d2, "counted": kept}
-    k1 = SURVIVORS.format(src="_p", drop="_d1")
-    agg.unassigned = dict(con.execute(f"SELECT reason, count(*) FROM ({k1}) WHERE lad_code IS NULL GROUP BY 1").fetchall())
-    agg.placed = dict(con.execute(f"SELECT place_method, count(*) FROM ({k1}) WHERE lad_code IS NOT NULL GROUP BY 1").fetchall())
-    for t in ("_p", "_d1", "_d2", "_kept"):
-        con.execute(f"DROP TABLE IF EXISTS {t}")
+    con.execute("CREATE OR REPLACE TEMP VIEW _k1 AS " + SURVIVORS.format(src="_p", drop="_d1"))
+    agg.unassigned = dict(con.execute("SELECT reason, count(*) FROM _k1 WHERE lad_code IS NULL GROUP BY 1").fetchall())
+    agg.placed = dict(con.execute("SELECT place_method, count(*) FROM _k1 WHERE lad_code IS NOT NULL GROUP BY 1").fetchall())
+    con.execute("DROP VIEW IF EXISTS _k1; DROP TABLE IF EXISTS _p; DROP TABLE IF EXISTS _d1; "
+                "DROP TABLE IF EXISTS _d2; DROP TABLE IF EXISTS _kept; DROP VIEW IF EXISTS _parts")
     return agg
 
 
 def finish(con: duckdb.DuckDBPyConnection, kept: str, membership: pd.DataFrame, open_days: int,
            first_month: str | None = None, last_month: str | None = None) -> Aggregates:
     """NEW, ACTIVE and SALARY over the de-duplicated adverts in relation ``kept``."""
+    _relation_name(kept)
     agg = Aggregates()
     agg.soc = soc_counts(con, kept)
     if first_month is None:
-        span = con.execute(f"SELECT min(posted_date), max(posted_date) FROM {kept}").fetchone()
+        span = con.execute(SPAN.format(src=kept)).fetchone()
         if span[0] is not None:
             first_month, last_month = span[0].replace(day=1).isoformat(), span[1].replace(day=1).isoformat()
     if first_month is None:
@@ -180,6 +195,5 @@ def finish(con: duckdb.DuckDBPyConnection, kept: str, membership: pd.DataFrame, 
 
 def soc_counts(con: duckdb.DuckDBPyConnection, kept: str) -> dict:
     """Counted adverts by how their SOC code was obtained: supplied / exact / tfidf / uncoded."""
-    rows = con.execute(f"SELECT CASE WHEN soc_unit IS NULL THEN 'uncoded' ELSE soc_method END, count(*) "
-                       f"FROM {kept} GROUP BY 1").fetchall()
+    rows = con.execute(SOC_METHODS.format(src=_relation_name(kept))).fetchall()
     return {k: int(v) for k, v in rows}

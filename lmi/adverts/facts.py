@@ -177,12 +177,10 @@ def _duck_types(con: duckdb.DuckDBPyConnection, rel: str) -> list[str]:
     return [r[1] for r in con.execute(f"DESCRIBE {rel}").fetchall()]
 
 
-def rollup_with_lead(lad_facts: pd.DataFrame, membership: pd.DataFrame) -> pd.DataFrame | None:
-    """The lead's generic ``lmi.pipeline.rollup.rollup`` on canonical LAD rows (for cross-checks)."""
-    try:
-        from lmi.pipeline.rollup import rollup
-    except ImportError:
-        return None
+def rollup_with_lead(lad_facts: pd.DataFrame, membership: pd.DataFrame) -> pd.DataFrame:
+    """The project's generic ``lmi.pipeline.rollup.rollup`` on canonical LAD rows (for cross-checks)."""
+    from lmi.pipeline.rollup import rollup
+
     measures = pd.DataFrame([m.as_row() for m in measure_infos()])
     return rollup(facts=lad_facts, measures=measures, membership=membership)
 
