@@ -102,3 +102,19 @@ def csv_has_columns(path: Path, columns: set[str] | frozenset[str]) -> bool:
         return set(columns) <= set(csv_header(path))
     except (OSError, UnicodeDecodeError, csv.Error):
         return False
+
+
+def read_text_csv(path: Path) -> pd.DataFrame:
+    """A publisher CSV read as published: every cell as text, blanks kept as '' (markers are parsed in
+    staging). Parser and encoding failures become a SourceError naming the file and, where the parser
+    reports it, the line."""
+    try:
+        return pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    except UnicodeDecodeError as exc:
+        raise SourceError(path, f"file is not UTF-8 text (byte {exc.start})", expected="a UTF-8 CSV file") from None
+    except pd.errors.EmptyDataError:
+        raise SourceError(path, "file is empty", row=1, expected="a CSV header row and data rows") from None
+    except pd.errors.ParserError as exc:
+        hit = re.search(r"line (\d+)", str(exc))
+        raise SourceError(path, f"row cannot be parsed: {str(exc).strip()}", row=int(hit[1]) if hit else None,
+                          expected="the same number of fields on every row as in the header") from None

@@ -23,7 +23,7 @@ import pandas as pd
 
 from lmi import markers
 from lmi.errors import SourceError
-from lmi.formats.base import csv_has_columns, StageContext, check_unique, normalise_name, require_columns
+from lmi.formats.base import read_text_csv, csv_has_columns, StageContext, check_unique, normalise_name, require_columns
 from lmi.periods import MONTHS, month, month_end, span
 from lmi.schema import OGL, DatasetInfo, MeasureInfo, StagedDataset
 
@@ -214,7 +214,7 @@ def detect(path: Path) -> bool:
 
 
 def read(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    return read_text_csv(path)
 
 
 def _resolve_areas(df: pd.DataFrame, rel: str, ctx: StageContext) -> tuple[dict[str, tuple[str, str] | None], dict[str, str]]:

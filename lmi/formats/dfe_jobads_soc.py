@@ -16,7 +16,7 @@ import pandas as pd
 
 from lmi import markers
 from lmi.errors import SourceError
-from lmi.formats.base import csv_has_columns, StageContext, check_unique, require_columns
+from lmi.formats.base import read_text_csv, csv_has_columns, StageContext, check_unique, require_columns
 from lmi.periods import month
 from lmi.schema import OGL, STAGE_COLUMNS, DatasetInfo, MeasureInfo, StagedDataset
 
@@ -71,7 +71,7 @@ def detect(path: Path) -> bool:
 
 
 def read(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    return read_text_csv(path)
 
 
 def stage(raw: pd.DataFrame, path: Path, ctx: StageContext) -> list[StagedDataset]:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from lmi import markers
 from lmi.errors import SourceError
-from lmi.formats.base import csv_header, StageContext, check_unique, require_columns
+from lmi.formats.base import read_text_csv, csv_header, StageContext, check_unique, require_columns
 from lmi.periods import iso_interval
 from lmi.schema import OGL, DatasetInfo, MeasureInfo, StagedDataset
 
@@ -45,7 +45,7 @@ def detect(path: Path) -> bool:
 
 
 def read(path: Path) -> dict:
-    frame = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    frame = read_text_csv(path)
     meta_path = path.with_suffix(".json")
     try:
         with open(meta_path, encoding="utf-8-sig") as fh:

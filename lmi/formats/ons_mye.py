@@ -21,7 +21,7 @@ import pandas as pd
 
 from lmi import markers
 from lmi.errors import SourceError
-from lmi.formats.base import csv_header, StageContext, check_unique, require_columns
+from lmi.formats.base import read_text_csv, csv_header, StageContext, check_unique, require_columns
 from lmi.periods import mid_year, year
 from lmi.schema import OGL, DatasetInfo, MeasureInfo, StagedDataset
 
@@ -62,7 +62,7 @@ def detect(path: Path) -> bool:
 
 
 def read(path: Path) -> dict:
-    return {"kind": _kind(path), "frame": pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)}
+    return {"kind": _kind(path), "frame": read_text_csv(path)}
 
 
 def _levels(codes: pd.Series) -> pd.Series:
