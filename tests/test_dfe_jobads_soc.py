@@ -10,6 +10,7 @@ import pytest
 from lmi.errors import SourceError
 from lmi.formats import dfe_jobads_soc as fmt
 from lmi.formats.base import StageContext
+from corrupt import assert_rejected, corrupt_copy, set_cell
 
 REL = "vacancies/dfe_job_ads_england_by_soc2020_unit_group_monthly.csv"
 MEASURE = {"soc_3m_avg": "jobads_soc_3m_avg", "soc_growth": "jobads_soc_growth", "soc_pop": "jobads_soc_per_100k",
@@ -74,27 +75,14 @@ def test_figures_equal_the_official_file(sources_dir, ctx):
 
 # --- corrupted copies -------------------------------------------------------------------------------
 def _copy(sources_dir, tmp_path, edit) -> Path:
-    with open(sources_dir / REL, encoding="utf-8-sig", newline="") as fh:
-        rows = list(csv.reader(fh))[:50]
-    out = tmp_path / "jobads_corrupt.csv"
-    with open(out, "w", encoding="utf-8", newline="") as fh:
-        csv.writer(fh).writerows(edit(rows))
-    return out
+    return corrupt_copy(sources_dir / REL, tmp_path / "jobads_corrupt.csv", edit, keep_rows=50)
 
 
 def _raises(path, ctx, row, column):
-    with pytest.raises(SourceError) as err:
-        fmt.stage(fmt.read(path), path, ctx)
-    msg = str(err.value)
-    assert path.name in msg and f"row {row}" in msg and f"column '{column}" in msg, msg
-    return err.value
+    return assert_rejected(fmt, path, ctx, row, column)
 
 
-def _set(r, c, v):
-    def edit(rows):
-        rows[r][c] = v
-        return rows
-    return edit
+_set = set_cell
 
 
 def test_missing_column(sources_dir, ctx, tmp_path):

@@ -10,6 +10,7 @@ import pytest
 from lmi.errors import SourceError
 from lmi.formats import nomis_claimant_tidy as fmt
 from lmi.formats.base import StageContext
+from corrupt import assert_rejected, corrupt_copy, set_cell
 
 REL = "claimant_count/trafford_cipfa_neighbours_claimant_count_monthly.csv"
 
@@ -78,27 +79,14 @@ def test_nomis_markers_are_data(sources_dir, ctx, tmp_path):
 
 # --- corrupted copies -------------------------------------------------------------------------------
 def _copy(sources_dir, tmp_path, edit) -> Path:
-    with open(sources_dir / REL, encoding="utf-8-sig", newline="") as fh:
-        rows = list(csv.reader(fh))[:40]
-    out = tmp_path / "claimant_corrupt.csv"
-    with open(out, "w", encoding="utf-8", newline="") as fh:
-        csv.writer(fh).writerows(edit(rows))
-    return out
+    return corrupt_copy(sources_dir / REL, tmp_path / "claimant_corrupt.csv", edit, keep_rows=40)
 
 
 def _raises(path, ctx, row, column):
-    with pytest.raises(SourceError) as err:
-        fmt.stage(fmt.read(path), path, ctx)
-    msg = str(err.value)
-    assert path.name in msg and f"row {row}" in msg and f"column '{column}" in msg, msg
-    return err.value
+    return assert_rejected(fmt, path, ctx, row, column)
 
 
-def _set(r, c, v):
-    def edit(rows):
-        rows[r][c] = v
-        return rows
-    return edit
+_set = set_cell
 
 
 def test_missing_column(sources_dir, ctx, tmp_path):
