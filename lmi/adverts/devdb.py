@@ -146,9 +146,7 @@ def build(sources_dir: Path, out: Path) -> Path:
         for name, df in (("lad_boundaries", lads), ("ward_lookup", ward_lookup), ("soc2020", _soc2020(src)),
                          ("geo_lad", geo_lad), ("geo_areas", areas), ("geo_membership", membership),
                          ("facts", facts), ("measures", measures), ("datasets", datasets)):
-            con.register("_df", df)
-            con.execute(f"CREATE TABLE {name} AS SELECT * FROM _df")
-            con.unregister("_df")
+            con.from_df(df).create(name)  # names from the fixed tuple above
         for t, c, typ in con.execute("SELECT table_name, column_name, data_type FROM information_schema.columns").fetchall():
             if typ == '"NULL"' or typ == "NULL":
                 con.execute(f'ALTER TABLE {t} ALTER "{c}" TYPE {"BOOLEAN" if c == "higher_is_better" else "VARCHAR"}')

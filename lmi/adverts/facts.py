@@ -174,7 +174,7 @@ def _pipeline_rollup():
 
 
 def _duck_types(con: duckdb.DuckDBPyConnection, rel: str) -> list[str]:
-    return [r[1] for r in con.execute(f"DESCRIBE {rel}").fetchall()]
+    return [str(t) for t in con.table(rel).types]  # relation API: no SQL text
 
 
 def rollup_with_lead(lad_facts: pd.DataFrame, membership: pd.DataFrame) -> pd.DataFrame:

@@ -68,7 +68,7 @@ def has_parts(d: Path) -> bool:
 
 
 def _table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
-    return [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
+    return list(con.table(table).columns)  # relation API: no SQL text
 
 
 def swap_in(db: Path, facts, measures: pd.DataFrame, dataset: pd.DataFrame,
