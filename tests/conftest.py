@@ -22,6 +22,15 @@ def sources_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def ctx(sources_dir: Path):
+    """A staging context over the official sources with the real geography resolver."""
+    from lmi.formats.base import StageContext
+    from lmi.geography.spine import load_resolver
+
+    return StageContext(sources_dir, load_resolver(sources_dir))
+
+
+@pytest.fixture(scope="session")
 def built_db(sources_dir: Path, tmp_path_factory) -> Path:
     """A database built from the official files by the code under test (once per session)."""
     from lmi.pipeline.build import build

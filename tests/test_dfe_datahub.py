@@ -10,6 +10,7 @@ import pytest
 from lmi.errors import SourceError
 from lmi.formats import dfe_datahub as fmt
 from lmi.formats.base import StageContext
+from helpers import csv_rows as _rows
 
 APS = "employment/dfe_datahub_aps_labour_market_and_quals_by_area.csv"
 ADS = "vacancies/dfe_datahub_online_job_adverts_by_area_soc2020_Jul2025.csv"
@@ -17,16 +18,6 @@ WARDS = "lookups/Ward_to_Local_Authority_District_(December_2023)_Lookup_in_the_
 KEY = ["measure", "area_code", "period", "breakdown_type", "breakdown_code"]
 
 
-@pytest.fixture(scope="module")
-def ctx(sources_dir: Path) -> StageContext:
-    from lmi.geography.spine import load_resolver
-
-    return StageContext(sources_dir, load_resolver(sources_dir))
-
-
-def _rows(path: Path) -> list[dict]:
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        return list(csv.DictReader(fh))
 
 
 def _lad23(sources_dir: Path) -> dict[str, str]:

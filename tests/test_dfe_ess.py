@@ -192,12 +192,6 @@ def test_detect_rejects_other_files(tmp_path):
 
 # --- the official workbooks -----------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def ctx(sources_dir: Path) -> StageContext:
-    from lmi.geography.spine import load_resolver
-
-    return StageContext(sources_dir, load_resolver(sources_dir))
-
 
 @pytest.fixture(scope="module")
 def lea(sources_dir, ctx):

@@ -11,6 +11,7 @@ from lmi.errors import SourceError
 from lmi.formats import dfe_jobads_soc as fmt
 from lmi.formats.base import StageContext
 from corrupt import assert_rejected, corrupt_copy, set_cell
+from helpers import csv_rows as _rows
 
 REL = "vacancies/dfe_job_ads_england_by_soc2020_unit_group_monthly.csv"
 MEASURE = {"soc_3m_avg": "jobads_soc_3m_avg", "soc_growth": "jobads_soc_growth", "soc_pop": "jobads_soc_per_100k",
@@ -30,10 +31,6 @@ class _NoGeo:
 def ctx(sources_dir: Path) -> StageContext:
     return StageContext(sources_dir, _NoGeo())
 
-
-def _rows(path: Path) -> list[dict]:
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        return list(csv.DictReader(fh))
 
 
 def test_detect(sources_dir):

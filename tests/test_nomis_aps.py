@@ -91,12 +91,6 @@ def _locate(rows: list[list], period: str, area: str, var: str) -> tuple[int, ob
     raise AssertionError(f"{area} not found in block {period}")
 
 
-@pytest.fixture(scope="module")
-def ctx(sources_dir) -> StageContext:
-    from lmi.geography.spine import load_resolver
-
-    return StageContext(sources_dir, load_resolver(sources_dir))
-
 
 def _stage(ctx: StageContext, table: str):
     if table not in _staged:

@@ -11,26 +11,12 @@ from lmi.errors import SourceError
 from lmi.formats import nomis_claimant_tidy as fmt
 from lmi.formats.base import StageContext
 from corrupt import assert_rejected, corrupt_copy, set_cell
+from helpers import csv_rows as _rows, one_fact as _get
 
 REL = "claimant_count/trafford_cipfa_neighbours_claimant_count_monthly.csv"
 
 
-@pytest.fixture(scope="module")
-def ctx(sources_dir: Path) -> StageContext:
-    from lmi.geography.spine import load_resolver
 
-    return StageContext(sources_dir, load_resolver(sources_dir))
-
-
-def _rows(path: Path) -> list[dict]:
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
-def _get(facts, measure, code, period):
-    hit = facts[(facts["measure"] == measure) & (facts["area_code"] == code) & (facts["period"] == period)]
-    assert len(hit) == 1, (measure, code, period)
-    return hit.iloc[0]
 
 
 def test_detect(sources_dir):

@@ -18,12 +18,6 @@ WARDS = "lookups/Ward_to_Local_Authority_District_(December_2023)_Lookup_in_the_
 M = "ons_adzuna_adverts_index"
 
 
-@pytest.fixture(scope="module")
-def ctx(sources_dir: Path) -> StageContext:
-    from lmi.geography.spine import load_resolver
-
-    return StageContext(sources_dir, load_resolver(sources_dir))
-
 
 @pytest.fixture(scope="module")
 def staged(sources_dir, ctx):

@@ -94,6 +94,15 @@ def database_for_tests(dest: Path, sources_dir: Path | None) -> Path | None:
     return build(sources_dir, dest)
 
 
+def _typed(df: pd.DataFrame) -> pd.DataFrame:
+    """Give all-empty columns a real type (DuckDB would otherwise create them as NULL-typed)."""
+    df = df.copy()
+    for c in df.columns:
+        if df[c].isna().all():
+            df[c] = df[c].astype("boolean" if c == "higher_is_better" else "string")
+    return df
+
+
 def build(sources_dir: Path, out: Path) -> Path:
     """Write a minimal contract-shaped database to ``out`` from the official sources folder."""
     src = Path(sources_dir)
@@ -146,10 +155,7 @@ def build(sources_dir: Path, out: Path) -> Path:
         for name, df in (("lad_boundaries", lads), ("ward_lookup", ward_lookup), ("soc2020", _soc2020(src)),
                          ("geo_lad", geo_lad), ("geo_areas", areas), ("geo_membership", membership),
                          ("facts", facts), ("measures", measures), ("datasets", datasets)):
-            con.from_df(df).create(name)  # names from the fixed tuple above
-        for t, c, typ in con.execute("SELECT table_name, column_name, data_type FROM information_schema.columns").fetchall():
-            if typ == '"NULL"' or typ == "NULL":
-                con.execute(f'ALTER TABLE {t} ALTER "{c}" TYPE {"BOOLEAN" if c == "higher_is_better" else "VARCHAR"}')
+            con.from_df(_typed(df)).create(name)  # names from the fixed tuple above
         con.execute("ALTER TABLE lad_boundaries ALTER geometry_wkb TYPE BLOB")
         con.execute("ALTER TABLE facts ALTER period_start TYPE DATE")
         con.execute("ALTER TABLE facts ALTER period_end TYPE DATE")

@@ -157,12 +157,22 @@ def build_facts(agg: Aggregates, soc: pd.DataFrame, lads: list[str], membership:
                           "AND breakdown_type IN ('total', 'soc2020_major')").df()
         rolled = rollup_with_lead(lad, membership)
         rolled = rolled[rolled["area_level"].isin(ROLLUP_LEVELS)]
-        con.register("r", rolled.reset_index(drop=True))
-        cols = ", ".join(f"CAST(r.{c} AS {t}) AS {c}" for c, t in zip(table.column_names, _duck_types(con, "t")))
-        extra = con.sql(f"SELECT {cols} FROM r").to_arrow_table()
-        return pa.concat_tables([table, extra.cast(table.schema)])
+        extra = _to_schema(rolled.reset_index(drop=True), table.schema)
+        return pa.concat_tables([table, extra])
     finally:
         con.close()
+
+
+def _to_schema(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
+    """``frame`` as an Arrow table with exactly ``schema`` (column order and types), converting in Arrow
+    rather than through SQL text."""
+    arrays = []
+    for field in schema:
+        col = frame[field.name] if field.name in frame.columns else pd.Series([None] * len(frame))
+        if pa.types.is_integer(field.type):
+            col = pd.to_numeric(col, errors="coerce").astype("Int64")
+        arrays.append(pa.array(col, from_pandas=True).cast(field.type))
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def _pipeline_rollup():
@@ -171,10 +181,6 @@ def _pipeline_rollup():
     except ImportError:
         return None
     return rollup
-
-
-def _duck_types(con: duckdb.DuckDBPyConnection, rel: str) -> list[str]:
-    return [str(t) for t in con.table(rel).types]  # relation API: no SQL text
 
 
 def rollup_with_lead(lad_facts: pd.DataFrame, membership: pd.DataFrame) -> pd.DataFrame:

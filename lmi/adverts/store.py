@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -71,6 +72,11 @@ def _table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     return list(con.table(table).columns)  # relation API: no SQL text
 
 
+INSERT_FACTS = "INSERT INTO facts BY NAME SELECT * FROM _df"
+INSERT_MEASURES = "INSERT INTO measures BY NAME SELECT * FROM _df"
+INSERT_DATASETS = "INSERT INTO datasets BY NAME SELECT * FROM _df"
+
+
 def swap_in(db: Path, facts, measures: pd.DataFrame, dataset: pd.DataFrame,
             note: str) -> None:
     """Copy ``db`` to a temporary file with the advert_feed rows replaced, then os.replace it."""
@@ -80,40 +86,34 @@ def swap_in(db: Path, facts, measures: pd.DataFrame, dataset: pd.DataFrame,
     tmp = db.with_name(f"{db.name}.adverts-tmp-{os.getpid()}")
     if tmp.exists():
         tmp.unlink()
-    con = duckdb.connect()
+    shutil.copyfile(db, tmp)  # the swap works on a copy; the original is untouched until os.replace
+    con = duckdb.connect(str(tmp))  # path passed as a value, never formatted into SQL
     try:
-        con.execute(f"ATTACH '{db}' AS old (READ_ONLY)")
-        con.execute(f"ATTACH '{tmp}' AS new")
-        con.execute("COPY FROM DATABASE old TO new (SCHEMA)")
-        tables = [r[0] for r in con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE database_name = 'old' AND schema_name = 'main'").fetchall()]
+        tables = set(con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").df()["table_name"])
         for t in ("facts", "measures", "datasets", "build_info"):
             if t not in tables:
                 raise LmiError(f"database {db} has no table {t!r}: it is not an lmi database")
-        filters = {"facts": "dataset <> ?", "measures": "dataset <> ?", "datasets": "id <> ?"}
-        for t in tables:
-            if t in filters:
-                con.execute(f"INSERT INTO new.main.{t} SELECT * FROM old.main.{t} WHERE {filters[t]}", [DATASET_ID])
-            else:
-                con.execute(f"INSERT INTO new.main.{t} SELECT * FROM old.main.{t}")
-        for t, df in (("facts", facts), ("measures", measures), ("datasets", dataset)):
-            names = df.column_names if hasattr(df, "column_names") else list(df.columns)
-            keep = [c for c in _table_columns(con, f"new.main.{t}") if c in names]
-            con.register("_df", df)
-            con.execute(f"INSERT INTO new.main.{t} ({', '.join(keep)}) SELECT {', '.join(keep)} FROM _df")
+        # fixed statements: replace this dataset's rows
+        con.execute("DELETE FROM facts WHERE dataset = ?", [DATASET_ID])
+        con.execute("DELETE FROM measures WHERE dataset = ?", [DATASET_ID])
+        con.execute("DELETE FROM datasets WHERE id = ?", [DATASET_ID])
+        for sql, df in ((INSERT_FACTS, facts), (INSERT_MEASURES, measures), (INSERT_DATASETS, dataset)):
+            frame = df.to_pandas() if hasattr(df, "to_pandas") else df
+            table = sql.split()[2]
+            keep = [c for c in _table_columns(con, table) if c in frame.columns]
+            con.register("_df", frame[keep])
+            con.execute(sql)
             con.unregister("_df")
-        old_id = con.execute("SELECT value FROM old.main.build_info WHERE key = 'build_id'").fetchone()
+        old_id = con.execute("SELECT value FROM build_info WHERE key = 'build_id'").fetchone()
         base = (old_id[0] if old_id else "unknown").split("+adverts-")[0]
         stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
         new_id = base + "+adverts-" + hashlib.blake2b(f"{note}{stamp}".encode(), digest_size=4).hexdigest()
-        if con.execute("SELECT count(*) FROM new.main.build_info WHERE key = 'facts_rows'").fetchone()[0]:
-            n = con.execute("SELECT count(*) FROM new.main.facts").fetchone()[0]
-            con.execute("UPDATE new.main.build_info SET value = ? WHERE key = 'facts_rows'", [str(n)])
-        con.execute("DELETE FROM new.main.build_info WHERE key IN ('build_id', 'adverts_ingested_at', 'adverts_note')")
-        con.execute("INSERT INTO new.main.build_info VALUES ('build_id', ?), ('adverts_ingested_at', ?), ('adverts_note', ?)",
+        n = con.execute("SELECT count(*) FROM facts").fetchone()[0]
+        con.execute("UPDATE build_info SET value = ? WHERE key = 'facts_rows'", [str(n)])
+        con.execute("DELETE FROM build_info WHERE key IN ('build_id', 'adverts_ingested_at', 'adverts_note')")
+        con.execute("INSERT INTO build_info VALUES ('build_id', ?), ('adverts_ingested_at', ?), ('adverts_note', ?)",
                     [new_id, stamp, note])
-        con.execute("DETACH new")
-        con.execute("DETACH old")
+        con.execute("CHECKPOINT")
     except BaseException:
         con.close()
         if tmp.exists():
